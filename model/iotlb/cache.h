@@ -1,0 +1,88 @@
+/*
+ * cache.h — one generic set-associative cache of tags plus fixed-size payloads.
+ *
+ * Every translation cache of the IOMMU (IOTLB, context cache, PASID cache, the
+ * paging-structure caches, later the IEC and the device-TLB) is a configured instance of
+ * this structure. The cache knows nothing about what it stores: the instance computes a set
+ * index and a 128-bit key, and owns the meaning of the payload bytes. Replacement is a
+ * policy chosen by name (policy/policy.h), with its state kept per set.
+ *
+ * Geometry: `entries` = sets × ways; sets must be a power of two (the instance indexes with
+ * `set & (sets - 1)`); `ways == entries` is fully associative (one set). entries == 0 is an
+ * absent cache: every lookup misses and inserts are dropped.
+ *
+ * Hot-path contract: lookup and insert never allocate; a lookup scans the set's ways.
+ */
+#ifndef IOMMU_IOTLB_CACHE_H
+#define IOMMU_IOTLB_CACHE_H
+
+#include "../common/status.h"
+#include "../common/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iommu_cache_cfg {
+    uint32_t entries; /* total entries (0 = absent)                                     */
+    uint32_t ways;    /* associativity, divides entries; == entries: fully associative  */
+    char policy[16];  /* replacement policy name: "lru", "plru", "fifo", "random"        */
+    uint64_t seed;    /* seed of the "random" policy (ignored by the others)             */
+};
+
+/* 64 entries, fully associative, LRU, seed 1. */
+void iommu_cache_cfg_default(struct iommu_cache_cfg *cfg);
+
+/* Checks geometry and policy name. On error returns IOMMU_ERR_INVAL and, when `why` is not
+ * NULL, points it at a constant one-line reason ("ways must divide entries"). */
+enum iommu_status iommu_cache_cfg_validate(const struct iommu_cache_cfg *cfg, const char **why);
+
+struct iommu_cache_key {
+    uint64_t hi, lo; /* compared for equality only; meaning chosen by the instance */
+};
+
+typedef struct iommu_cache iommu_cache_t;
+
+/* NULL if cfg does not validate or allocation fails. payload_size may be 0. */
+iommu_cache_t *iommu_cache_create(const struct iommu_cache_cfg *cfg, size_t payload_size);
+void iommu_cache_destroy(iommu_cache_t *c); /* accepts NULL */
+
+uint32_t iommu_cache_sets(const iommu_cache_t *c);    /* 0 for an absent cache */
+uint32_t iommu_cache_ways(const iommu_cache_t *c);
+uint32_t iommu_cache_entries(const iommu_cache_t *c);
+uint32_t iommu_cache_valid_count(const iommu_cache_t *c); /* valid entries now */
+
+/* Looks key up in set (set is reduced modulo the number of sets). On a hit updates the
+ * replacement state and returns the payload; NULL on a miss. */
+void *iommu_cache_lookup(iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key);
+
+/* Like lookup but without touching the replacement state (for inspection and tests). */
+void *iommu_cache_probe(const iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key);
+
+/* Inserts key into set: an entry with the same key is overwritten in place (and touched);
+ * else an invalid way is used (lowest index first); else the policy picks a victim. Returns
+ * the payload to fill (zeroed for a new entry). *evicted (if not NULL) is set when a valid
+ * entry with another key was displaced. NULL for an absent cache. */
+void *iommu_cache_insert(iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key,
+                         bool *evicted);
+
+/* Invalidates every valid entry for which match(key, payload, ctx) is true (match NULL =
+ * all entries). Returns the number invalidated. Replacement state of freed ways is kept;
+ * freed ways are refilled before any valid way is evicted. */
+typedef bool (*iommu_cache_match_fn)(const struct iommu_cache_key *key, const void *payload,
+                                     void *ctx);
+uint32_t iommu_cache_invalidate(iommu_cache_t *c, iommu_cache_match_fn match, void *ctx);
+
+/* Invalidates one key in one set; returns true if it was present. */
+bool iommu_cache_invalidate_key(iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key);
+
+/* Calls fn on every valid entry (for stats and tests), in set/way order. */
+void iommu_cache_foreach(const iommu_cache_t *c,
+                         void (*fn)(const struct iommu_cache_key *key, const void *payload,
+                                    void *ctx),
+                         void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

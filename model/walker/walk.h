@@ -1,0 +1,101 @@
+/*
+ * walk.h — the resumable page-table walk (VT-d 3.6 first-level, 3.7 second-level, 3.8
+ * nested translation).
+ *
+ * The walk never touches memory itself: it asks for one 8-byte read at a time and is resumed
+ * with the value read. Both the functional driver (reads physmem directly) and the timed
+ * TLM module (reads through a socket) drive this same code:
+ *
+ *     rc = iommu_walk_begin(&w, &params, pwc, iova, access);
+ *     while (rc == IOMMU_WALK_NEED_READ)
+ *         rc = iommu_walk_resume(&w, physmem_read64(mem, w.read_addr));
+ *
+ * The walk consults the paging-structure caches before reading (deepest level first) and
+ * fills them with every non-leaf entry it reads. Nested walks translate every first-level
+ * table pointer and the final guest-physical address through the second level, so a
+ * 4-over-4-level walk with cold caches makes 24 reads.
+ */
+#ifndef IOMMU_WALKER_WALK_H
+#define IOMMU_WALKER_WALK_H
+
+#include "../common/fault_codes.h"
+#include "../iotlb/pwc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum iommu_pt_format {
+    IOMMU_PT_SECOND_LEVEL = 2, /* VT-d second-level (EPT-like) format, R/W/X bits        */
+    IOMMU_PT_FIRST_LEVEL = 1,  /* IA-32e format: P, R/W, U/S, PS, XD                     */
+};
+
+struct iommu_walk_params {
+    uint8_t format;        /* enum iommu_pt_format of the (first) stage               */
+    uint8_t levels;        /* 3, 4 or 5 (first level: 4 or 5)                         */
+    uint64_t root;         /* table root; a guest-physical address when nested         */
+    bool nested;           /* first level over second level                            */
+    uint8_t sl_levels;     /* nested: second-level levels                              */
+    uint64_t sl_root;      /* nested: second-level root (host-physical)                */
+    uint8_t haw;           /* host address width: table/page addresses must be below   */
+    bool sl_2m, sl_1g;     /* second-level large pages supported (CAP.SLLPS)           */
+    bool fl_1g;            /* first-level 1 GB pages supported (CAP.FL1GP)             */
+    bool x_enabled;        /* execute requests checked (SLEE/NXE)                      */
+    iommu_did_t did;       /* tags for the paging-structure caches                     */
+    iommu_pasid_t pasid;
+};
+
+enum iommu_walk_rc { IOMMU_WALK_NEED_READ = 0, IOMMU_WALK_DONE = 1, IOMMU_WALK_FAULT = 2 };
+
+/* What a requested read is for (for stats and the TLM layer). */
+enum iommu_walk_read_kind {
+    IOMMU_READ_FL_PTE = 1, /* a first-level paging entry                        */
+    IOMMU_READ_SL_PTE = 2, /* a second-level paging entry (incl. nested stage 2) */
+};
+
+/* Walk state. Fields under "state" are private to walk.c. */
+struct iommu_walk {
+    /* request (set by begin) */
+    uint64_t iova;
+    uint8_t access;
+    struct iommu_walk_params p;
+    iommu_pwc_t *pwc;
+    /* read request, valid when the last call returned NEED_READ */
+    uint64_t read_addr;
+    uint8_t read_kind;  /* enum iommu_walk_read_kind */
+    uint8_t read_level; /* level of the entry being read (1 = leaf PTE level)  */
+    /* result, valid after DONE */
+    uint64_t pa;        /* translated address of iova                          */
+    uint8_t page_shift; /* 12, 21 or 30 (the smaller of the stages when nested) */
+    iommu_perm_t perm;  /* effective permissions                               */
+    /* result, valid after FAULT */
+    uint8_t fault_reason; /* enum iommu_fault_reason                           */
+    /* accounting, valid at any time */
+    uint16_t mem_reads;                        /* reads requested so far          */
+    uint16_t pwc_hits[IOMMU_PWC_NLEVELS];      /* PWC hits by level               */
+    uint16_t pwc_misses[IOMMU_PWC_NLEVELS];    /* PWC misses by level (present caches only) */
+    /* state */
+    uint8_t stage;      /* stage currently walking                              */
+    uint8_t level;      /* level of the entry to be read next                   */
+    uint64_t table;     /* table holding that entry                             */
+    iommu_perm_t acc_perm;
+    uint8_t fl_level;   /* nested: first-level position saved during a stage-2 walk */
+    uint64_t fl_gpa;    /* nested: guest-physical address being translated        */
+    uint8_t sl_purpose; /* nested: 0 = table pointer, 1 = final page address        */
+    iommu_perm_t fl_perm;
+    uint8_t fl_page_shift;
+    uint64_t fl_iova_base;
+};
+
+enum iommu_walk_rc iommu_walk_begin(struct iommu_walk *w, const struct iommu_walk_params *p,
+                                    iommu_pwc_t *pwc, uint64_t iova, uint8_t access);
+enum iommu_walk_rc iommu_walk_resume(struct iommu_walk *w, uint64_t value);
+
+/* Fault reason for `access` against permissions `perm` (0 if allowed): write needs W
+ * (0x5), read needs R (0x6); used for IOTLB hits too. */
+uint8_t iommu_perm_check(uint8_t access, iommu_perm_t perm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,143 @@
+/*
+ * trace.h — iommusim trace format v1: events, and streaming readers/writers for its text
+ * form (.trace, .trace.gz) and its binary form (.bin). See docs/trace-format.md.
+ *
+ * Both forms carry exactly the same events and convert losslessly both ways. Readers and
+ * writers stream: memory use is constant in the trace length. Every error carries the file
+ * name and the line (text) or byte offset (binary) where it was found.
+ */
+#ifndef IOMMU_TRACES_TRACE_H
+#define IOMMU_TRACES_TRACE_H
+
+#include "../model/common/status.h"
+#include "../model/common/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOMMU_TRACE_VERSION 1
+
+enum iommu_ev_type {
+    IOMMU_EV_ATTACH = 1, /* device (sid[, pasid]) joins domain did in a translation mode  */
+    IOMMU_EV_DETACH = 2, /* device (sid[, pasid]) leaves its domain                       */
+    IOMMU_EV_MAP = 3,    /* did: [iova, iova+len) -> [pa, pa+len), perm, page size, stage */
+    IOMMU_EV_UNMAP = 4,  /* did: [iova, iova+len) unmapped                                */
+    IOMMU_EV_DMA = 5,    /* sid[, pasid]: access of len bytes at iova                     */
+    IOMMU_EV_INV = 6,    /* invalidation request (reserved in v1 replay: parsed, counted) */
+    IOMMU_EV_MSI = 7,    /* sid: MSI write addr/data (reserved: parsed, counted)          */
+    IOMMU_EV_IRTE = 8,   /* interrupt-table entry update (reserved)                       */
+    IOMMU_EV_SCHED = 9,  /* thread/vCPU moves between CPUs (reserved)                     */
+    IOMMU_EV_NTYPES = 10
+};
+/* "attach", "detach", ... ; NULL for an unknown type */
+const char *iommu_ev_name(unsigned type);
+
+/* ATS type of a DMA (PCIe AT field). */
+enum iommu_ats_type { IOMMU_ATS_UNTRANSLATED = 0, IOMMU_ATS_TRANSLATION_REQ = 1,
+                      IOMMU_ATS_TRANSLATED = 2 };
+
+/* Invalidation request types of an `inv` event. */
+enum iommu_inv_type {
+    IOMMU_INV_CC_GLOBAL = 1, IOMMU_INV_CC_DOMAIN = 2, IOMMU_INV_CC_DEVICE = 3,
+    IOMMU_INV_IOTLB_GLOBAL = 4, IOMMU_INV_IOTLB_DOMAIN = 5, IOMMU_INV_IOTLB_PAGE = 6,
+    IOMMU_INV_DEVTLB = 7, IOMMU_INV_IEC_GLOBAL = 8, IOMMU_INV_IEC_INDEX = 9,
+    IOMMU_INV_WAIT = 10, IOMMU_INV_PASID_IOTLB = 11, IOMMU_INV_PASID_CACHE = 12,
+    IOMMU_INV_NTYPES = 13
+};
+
+/* Optional-field presence flags (iommu_trace_event.flags). */
+enum iommu_ev_flags {
+    IOMMU_EVF_TIME = 1u << 0,  /* time_ns is set (open-loop replay)           */
+    IOMMU_EVF_PASID = 1u << 1, /* pasid is set                                */
+    IOMMU_EVF_ALIAS = 1u << 2, /* attach: alias (requester id seen on the bus) */
+    IOMMU_EVF_IH = 1u << 3,    /* inv: invalidation hint                      */
+};
+
+/*
+ * One event. Which fields an event uses (others are zero):
+ *  attach: sid, did, mode (enum iommu_xlat_mode), [pasid], [alias]
+ *  detach: sid, [pasid]
+ *  map:    did, iova, pa, len, perm (R/W/X bits), page_shift (12/21/30), stage (0 = the
+ *          domain's translation stage, 1 = first level, 2 = second level)
+ *  unmap:  did, iova, len, stage
+ *  dma:    sid, iova, len, access (R/W/X/PRIV), ats, [pasid], [time_ns]
+ *  inv:    inv_type, did, sid, iova (address), am, index, [pasid], [IH]
+ *  msi:    sid, pa (address), data, [time_ns]
+ *  irte:   index, lo, hi
+ *  sched:  thread, cpu, state (0 = stop, 1 = run)
+ */
+struct iommu_trace_event {
+    uint8_t type;       /* enum iommu_ev_type */
+    uint8_t flags;      /* enum iommu_ev_flags */
+    uint8_t access;     /* dma: access bits; map: permission bits */
+    uint8_t page_shift; /* map */
+    uint8_t mode;       /* attach: translation mode */
+    uint8_t stage;      /* map/unmap */
+    uint8_t ats;        /* dma */
+    uint8_t inv_type;   /* inv */
+    uint8_t am;         /* inv: address mask (2^am pages) */
+    uint8_t state;      /* sched */
+    iommu_sid_t sid;
+    iommu_sid_t alias;  /* attach: requester id the device's DMA carries (behind a bridge) */
+    iommu_did_t did;
+    iommu_pasid_t pasid;
+    uint32_t data;      /* msi: data */
+    uint32_t index;     /* irte / inv iec-index: interrupt index */
+    uint32_t cpu;       /* sched */
+    uint64_t thread;    /* sched */
+    uint64_t time_ns;
+    uint64_t iova;
+    uint64_t pa;
+    uint64_t len;
+    uint64_t lo, hi;    /* irte: the two 64-bit halves */
+};
+
+/* Where an error was found; msg is one line: "FILE:LINE: reason" or "FILE: offset N: reason". */
+struct iommu_trace_error {
+    char msg[512];
+};
+
+typedef struct iommu_trace_reader iommu_trace_reader_t;
+typedef struct iommu_trace_writer iommu_trace_writer_t;
+
+enum iommu_trace_form { IOMMU_TRACE_TEXT = 0, IOMMU_TRACE_BINARY = 1 };
+/* Form chosen by the file name: ".bin" is binary; ".trace" and ".trace.gz" are text; any
+ * other name is an error (returns -1). */
+int iommu_trace_form_of(const char *path);
+
+/* Opens for reading (form by extension; a binary file is checked for its magic and version;
+ * "-" reads text from standard input). NULL with err filled on failure. */
+iommu_trace_reader_t *iommu_trace_open(const char *path, struct iommu_trace_error *err);
+/* 1: *ev filled; 0: end of trace; -1: error (err filled). After an error the reader stays
+ * in error. */
+int iommu_trace_next(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
+                     struct iommu_trace_error *err);
+/* Line (text) or byte offset (binary) of the last event returned, for callers' messages. */
+uint64_t iommu_trace_position(const iommu_trace_reader_t *r);
+const char *iommu_trace_path(const iommu_trace_reader_t *r);
+void iommu_trace_close(iommu_trace_reader_t *r); /* accepts NULL */
+
+/* Creates for writing (form by extension; ".trace.gz" is gzip-compressed; "-" writes text to
+ * standard output). */
+iommu_trace_writer_t *iommu_trace_create(const char *path, struct iommu_trace_error *err);
+/* Writes one event; returns IOMMU_ERR_INVAL for an event that is not valid (fields out of
+ * range), IOMMU_ERR_IO on a write error. */
+enum iommu_status iommu_trace_write(iommu_trace_writer_t *w, const struct iommu_trace_event *ev,
+                                    struct iommu_trace_error *err);
+/* Flushes and closes; returns the first error seen (IOMMU_OK otherwise). Accepts NULL. */
+enum iommu_status iommu_trace_finish(iommu_trace_writer_t *w, struct iommu_trace_error *err);
+
+/* Parses one text line (without its newline) into ev. Returns 1 for an event, 0 for a blank
+ * or comment line, -1 for an error with the reason (no file/line prefix) in reason[]. Used by
+ * the reader and by the fuzz target. */
+int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_event *ev,
+                           char *reason, size_t reason_size);
+/* Formats ev as one text line (no newline) into buf; returns the length, or -1 if the event
+ * is invalid or buf too small. */
+int iommu_trace_format_line(const struct iommu_trace_event *ev, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -35,7 +35,23 @@ struct iommu_ctx {
     uint64_t sl_root;   /* second-level root (SLPTPTR), host-physical     */
     uint8_t fl_levels;  /* first-level levels (4 or 5, FLPM)              */
     uint64_t fl_root;   /* first-level root (FLPTPTR); guest-physical when nested */
+    /* scalable mode, from the PASID-table entry (all false in legacy mode) */
+    bool slee;          /* second-level execute enable                    */
+    bool nxe;           /* first-level no-execute enable (XD honoured)    */
+    bool sre;           /* supervisor requests enabled                    */
+    bool ere;           /* execute requests enabled                       */
 };
+
+/* Scalable-mode request checks a context imposes before any walk (VT-d 9.6): a supervisor
+ * (PRIV) request with SRE = 0 is 0x5D, an execute request with ERE = 0 is 0x5C; applied to
+ * first-level and nested contexts only. Returns 0 when allowed (and always in legacy mode). */
+uint8_t iommu_ctx_request_check(const struct iommu_ctx *ctx, bool scalable, uint8_t access);
+
+/* Walk parameters for translating through ctx (not for pass-through): format, levels, roots,
+ * and the capability bits the walk checks. x_enabled = SLEE (SL), NXE (FL), both (nested). */
+void iommu_ctx_walk_params(const struct iommu_ctx *ctx, bool scalable, uint8_t haw, bool sl_2m,
+                           bool sl_1g, bool fl_1g, iommu_pasid_t pasid,
+                           struct iommu_walk_params *out);
 
 /* The capabilities the fetch validates against (derived from CAP/ECAP). */
 struct iommu_ctx_params {
@@ -86,6 +102,8 @@ struct iommu_ctxwalk {
     uint16_t mem_reads;
     /* state (private) */
     uint8_t step;
+    bool pasid_given;          /* the request carried a PASID                  */
+    bool fpd;                  /* FPD seen on a present entry along the path   */
 };
 
 /* Starts a fetch for (sid, pasid). In scalable mode `known_sm_ctx` (may be NULL) is a cached

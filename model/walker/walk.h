@@ -43,6 +43,7 @@ struct iommu_walk_params {
     bool x_enabled;        /* execute requests checked (SLEE/NXE)                      */
     iommu_did_t did;       /* tags for the paging-structure caches                     */
     iommu_pasid_t pasid;
+    bool scalable;         /* record scalable-mode fault reasons (0x30+, formats.h)    */
 };
 
 enum iommu_walk_rc { IOMMU_WALK_NEED_READ = 0, IOMMU_WALK_DONE = 1, IOMMU_WALK_FAULT = 2 };
@@ -74,17 +75,17 @@ struct iommu_walk {
     uint16_t mem_reads;                        /* reads requested so far          */
     uint16_t pwc_hits[IOMMU_PWC_NLEVELS];      /* PWC hits by level               */
     uint16_t pwc_misses[IOMMU_PWC_NLEVELS];    /* PWC misses by level (present caches only) */
-    /* state */
-    uint8_t stage;      /* stage currently walking                              */
-    uint8_t level;      /* level of the entry to be read next                   */
-    uint64_t table;     /* table holding that entry                             */
-    iommu_perm_t acc_perm;
-    uint8_t fl_level;   /* nested: first-level position saved during a stage-2 walk */
-    uint64_t fl_gpa;    /* nested: guest-physical address being translated        */
-    uint8_t sl_purpose; /* nested: 0 = table pointer, 1 = final page address        */
-    iommu_perm_t fl_perm;
-    uint8_t fl_page_shift;
-    uint64_t fl_iova_base;
+    /* state (private to walk.c) */
+    uint8_t stage;        /* IOMMU_STAGE_FIRST / _SECOND: stage walking now           */
+    uint8_t level;        /* level of the entry requested by read_addr                */
+    uint64_t in_addr;     /* input address of the current stage (iova, or a GPA)     */
+    iommu_perm_t acc_perm;/* permissions accumulated by the current stage            */
+    uint8_t done;         /* 1 once DONE/FAULT was returned (resume is then a no-op)  */
+    /* nested only: the first-level walk parked while the second level translates a GPA */
+    uint8_t sl_purpose;   /* 0 = first-level table pointer, 1 = final page address    */
+    uint8_t fl_level;     /* first-level level whose table is being translated        */
+    iommu_perm_t fl_perm; /* first-level permissions accumulated so far              */
+    uint8_t fl_page_shift;/* first-level leaf size (purpose 1)                        */
 };
 
 enum iommu_walk_rc iommu_walk_begin(struct iommu_walk *w, const struct iommu_walk_params *p,
@@ -92,8 +93,15 @@ enum iommu_walk_rc iommu_walk_begin(struct iommu_walk *w, const struct iommu_wal
 enum iommu_walk_rc iommu_walk_resume(struct iommu_walk *w, uint64_t value);
 
 /* Fault reason for `access` against permissions `perm` (0 if allowed): write needs W
- * (0x5), read needs R (0x6); used for IOTLB hits too. */
+ * (0x5), read needs R (0x6); used for IOTLB hits too. Order when several fail: a user
+ * (non-PRIV) request to a supervisor-only page (perm PRIV) first — reported as 0x5 for a
+ * write, else 0x6 — then write (0x5), then read (0x6), then execute (0x6: an execute
+ * request is a read in the legacy codes). So a read+write request to a read-only page is
+ * 0x5. */
 uint8_t iommu_perm_check(uint8_t access, iommu_perm_t perm);
+/* The same check with the scalable-mode reasons, same order: 0x81 (user request to a
+ * supervisor page), 0x85 (write), 0x86 (read), 0x82 (execute). */
+uint8_t iommu_perm_check_sm(uint8_t access, iommu_perm_t perm);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,8 @@ enum iommu_ev_type {
 };
 /* "attach", "detach", ... ; NULL for an unknown type */
 const char *iommu_ev_name(unsigned type);
+/* Event type of a name ("dma" -> IOMMU_EV_DMA); 0 if unknown. */
+unsigned iommu_ev_type_of(const char *name);
 
 /* ATS type of a DMA (PCIe AT field). */
 enum iommu_ats_type { IOMMU_ATS_UNTRANSLATED = 0, IOMMU_ATS_TRANSLATION_REQ = 1,
@@ -45,6 +47,8 @@ enum iommu_inv_type {
     IOMMU_INV_WAIT = 10, IOMMU_INV_PASID_IOTLB = 11, IOMMU_INV_PASID_CACHE = 12,
     IOMMU_INV_NTYPES = 13
 };
+/* "cc-global", "iotlb-page", ... as written in the text form; NULL for an unknown type. */
+const char *iommu_inv_type_name(unsigned inv_type);
 
 /* Optional-field presence flags (iommu_trace_event.flags). */
 enum iommu_ev_flags {
@@ -52,18 +56,25 @@ enum iommu_ev_flags {
     IOMMU_EVF_PASID = 1u << 1, /* pasid is set                                */
     IOMMU_EVF_ALIAS = 1u << 2, /* attach: alias (requester id seen on the bus) */
     IOMMU_EVF_IH = 1u << 3,    /* inv: invalidation hint                      */
+    IOMMU_EVF_ADDR = 1u << 4,  /* inv: iova (addr) and am are set: always for iotlb-page
+                                * and devtlb, optional for pasid-iotlb (page-selective
+                                * within the PASID), never for other types              */
 };
+#define IOMMU_EVF_ALL 0x1Fu /* every defined flag bit */
 
 /*
- * One event. Which fields an event uses (others are zero):
+ * One event. Which fields an event uses (others are zero, except pasid, which is
+ * IOMMU_PASID_NONE whenever IOMMU_EVF_PASID is clear; every event may carry [time_ns]):
  *  attach: sid, did, mode (enum iommu_xlat_mode), [pasid], [alias]
  *  detach: sid, [pasid]
  *  map:    did, iova, pa, len, perm (R/W/X bits), page_shift (12/21/30), stage (0 = the
  *          domain's translation stage, 1 = first level, 2 = second level)
  *  unmap:  did, iova, len, stage
- *  dma:    sid, iova, len, access (R/W/X/PRIV), ats, [pasid], [time_ns]
- *  inv:    inv_type, did, sid, iova (address), am, index, [pasid], [IH]
- *  msi:    sid, pa (address), data, [time_ns]
+ *  dma:    sid, iova, len, access (exactly one of R/W, optional X (reads only) and PRIV),
+ *          ats, [pasid]. sid is the device's own id (the IOMMU sees the attach alias if any)
+ *  inv:    inv_type, and by type: did, sid, iova (addr) + am, index + am, [pasid], [IH]
+ *          (the table in docs/trace-format.md; IOMMU_EVF_ADDR marks addr/am)
+ *  msi:    sid, pa (address, inside the interrupt range), data
  *  irte:   index, lo, hi
  *  sched:  thread, cpu, state (0 = stop, 1 = run)
  */
@@ -93,6 +104,18 @@ struct iommu_trace_event {
     uint64_t lo, hi;    /* irte: the two 64-bit halves */
 };
 
+/* Zeroes *ev, sets its type and pasid = IOMMU_PASID_NONE: the start of every event. */
+void iommu_trace_event_init(struct iommu_trace_event *ev, unsigned type);
+/* Checks that ev is a valid event: known type, flags that apply to it, every field it uses
+ * in range (docs/trace-format.md lists the rules). Fields its type does not use are
+ * ignored. 0 if valid; -1 with a one-line reason ("map: len must be > 0") otherwise. */
+int iommu_trace_event_check(const struct iommu_trace_event *ev, char *reason, size_t size);
+/* The canonical copy of ev: fields its type does not use cleared, pasid NONE without
+ * IOMMU_EVF_PASID. Readers return canonical events; writers write only the used fields. */
+void iommu_trace_event_canon(struct iommu_trace_event *dst, const struct iommu_trace_event *src);
+/* true if a and b are the same event (compares the canonical forms). */
+bool iommu_trace_event_equal(const struct iommu_trace_event *a, const struct iommu_trace_event *b);
+
 /* Where an error was found; msg is one line: "FILE:LINE: reason" or "FILE: offset N: reason". */
 struct iommu_trace_error {
     char msg[512];
@@ -117,6 +140,13 @@ int iommu_trace_next(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
 uint64_t iommu_trace_position(const iommu_trace_reader_t *r);
 const char *iommu_trace_path(const iommu_trace_reader_t *r);
 void iommu_trace_close(iommu_trace_reader_t *r); /* accepts NULL */
+/* Reads a trace held in memory (form given, not guessed; `name` is used in messages). The
+ * memory must stay valid until close. Used by tests and the fuzz target. */
+iommu_trace_reader_t *iommu_trace_open_mem(const void *data, size_t size,
+                                           enum iommu_trace_form form, const char *name,
+                                           struct iommu_trace_error *err);
+/* Events returned so far. */
+uint64_t iommu_trace_count(const iommu_trace_reader_t *r);
 
 /* Creates for writing (form by extension; ".trace.gz" is gzip-compressed; "-" writes text to
  * standard output). */
@@ -125,6 +155,8 @@ iommu_trace_writer_t *iommu_trace_create(const char *path, struct iommu_trace_er
  * range), IOMMU_ERR_IO on a write error. */
 enum iommu_status iommu_trace_write(iommu_trace_writer_t *w, const struct iommu_trace_event *ev,
                                     struct iommu_trace_error *err);
+/* Events written so far. */
+uint64_t iommu_trace_written(const iommu_trace_writer_t *w);
 /* Flushes and closes; returns the first error seen (IOMMU_OK otherwise). Accepts NULL. */
 enum iommu_status iommu_trace_finish(iommu_trace_writer_t *w, struct iommu_trace_error *err);
 

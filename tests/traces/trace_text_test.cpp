@@ -1,0 +1,395 @@
+// trace_text_test.cpp — the text form: every event type and field parses, formats to its
+// canonical line, and round-trips; every malformed-line class gives its exact reason.
+#include "traces/trace.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Parsed {
+    int rc;
+    iommu_trace_event ev;
+    std::string reason;
+};
+
+Parsed parse(const std::string &line)
+{
+    Parsed p{};
+    char reason[512] = "";
+    p.rc = iommu_trace_parse_line(line.data(), line.size(), &p.ev, reason, sizeof reason);
+    p.reason = reason;
+    return p;
+}
+
+std::string format(const iommu_trace_event &ev)
+{
+    char buf[512];
+    int n = iommu_trace_format_line(&ev, buf, sizeof buf);
+    return n < 0 ? std::string("<invalid>") : std::string(buf, size_t(n));
+}
+
+// Parses `line`, expects an event whose canonical form is `canon`, and checks the round trip.
+void expect_canon(const std::string &line, const std::string &canon)
+{
+    SCOPED_TRACE(line);
+    Parsed p = parse(line);
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(format(p.ev), canon);
+    Parsed q = parse(canon);
+    ASSERT_EQ(q.rc, 1) << q.reason;
+    EXPECT_TRUE(iommu_trace_event_equal(&p.ev, &q.ev));
+    EXPECT_EQ(format(q.ev), canon); // stable
+}
+
+TEST(TraceText, AttachAllFields)
+{
+    Parsed p = parse("attach sid=00:02.0 did=1 mode=sl");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.type, IOMMU_EV_ATTACH);
+    EXPECT_EQ(p.ev.sid, IOMMU_SID(0, 2, 0));
+    EXPECT_EQ(p.ev.did, 1);
+    EXPECT_EQ(p.ev.mode, 0);
+    EXPECT_EQ(p.ev.flags, 0);
+    EXPECT_EQ(p.ev.pasid, IOMMU_PASID_NONE);
+
+    p = parse("attach sid=05:1f.7 did=0xffff mode=nested pasid=0xfffff alias=00:1e.0 t=12");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.sid, IOMMU_SID(5, 0x1f, 7));
+    EXPECT_EQ(p.ev.did, 0xffff);
+    EXPECT_EQ(p.ev.mode, 2);
+    EXPECT_EQ(p.ev.pasid, 0xfffffu);
+    EXPECT_EQ(p.ev.alias, IOMMU_SID(0, 0x1e, 0));
+    EXPECT_EQ(p.ev.time_ns, 12u);
+    EXPECT_EQ(p.ev.flags, IOMMU_EVF_PASID | IOMMU_EVF_ALIAS | IOMMU_EVF_TIME);
+
+    expect_canon("attach sid=00:02.0 did=1 mode=sl", "attach sid=00:02.0 did=1 mode=sl");
+    expect_canon("attach mode=fl did=7 sid=0a:00.1", "attach sid=0a:00.1 did=7 mode=fl");
+    expect_canon("attach sid=1:2.3 did=2 mode=pt", "attach sid=01:02.3 did=2 mode=pt");
+    expect_canon("attach sid=0x0110 did=2 mode=pt", "attach sid=01:02.0 did=2 mode=pt");
+    expect_canon("attach sid=05:00.0 did=3 mode=nested pasid=0x10 alias=00:1e.0 t=5",
+                 "attach sid=05:00.0 did=3 mode=nested pasid=16 alias=00:1e.0 t=5");
+}
+
+TEST(TraceText, DetachAllFields)
+{
+    expect_canon("detach sid=00:02.0", "detach sid=00:02.0");
+    expect_canon("detach sid=00:02.0 pasid=7 t=99", "detach sid=00:02.0 pasid=7 t=99");
+    Parsed p = parse("detach sid=ff:1f.7");
+    ASSERT_EQ(p.rc, 1);
+    EXPECT_EQ(p.ev.sid, 0xffff);
+}
+
+TEST(TraceText, MapAllFields)
+{
+    Parsed p = parse("map did=1 iova=0x100000 pa=0x40000000 len=0x1000 perm=rw page=4K");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.type, IOMMU_EV_MAP);
+    EXPECT_EQ(p.ev.did, 1);
+    EXPECT_EQ(p.ev.iova, 0x100000u);
+    EXPECT_EQ(p.ev.pa, 0x40000000u);
+    EXPECT_EQ(p.ev.len, 0x1000u);
+    EXPECT_EQ(p.ev.access, IOMMU_ACC_R | IOMMU_ACC_W);
+    EXPECT_EQ(p.ev.page_shift, 12);
+    EXPECT_EQ(p.ev.stage, 0);
+
+    expect_canon("map did=1 iova=0x100000 pa=0x40000000 len=4K perm=wr page=4K",
+                 "map did=1 iova=0x100000 pa=0x40000000 len=0x1000 perm=rw page=4K");
+    expect_canon("map did=2 iova=0x200000 pa=0x200000 len=2M perm=r page=2M stage=1",
+                 "map did=2 iova=0x200000 pa=0x200000 len=0x200000 perm=r page=2M stage=1");
+    expect_canon("map did=2 iova=1073741824 pa=0x40000000 len=1G perm=xwr page=1G stage=2 t=1",
+                 "map did=2 iova=0x40000000 pa=0x40000000 len=0x40000000 perm=rwx page=1G "
+                 "stage=2 t=1");
+    expect_canon("map did=3 iova=0x0 pa=0x0 len=8k perm=w page=4K",
+                 "map did=3 iova=0x0 pa=0x0 len=0x2000 perm=w page=4K");
+    p = parse("map did=1 iova=0x1000 pa=0x2000 len=0x1000 perm=x page=4K");
+    ASSERT_EQ(p.rc, 1);
+    EXPECT_EQ(p.ev.access, IOMMU_ACC_X);
+}
+
+TEST(TraceText, UnmapAllFields)
+{
+    expect_canon("unmap did=1 iova=0x100000 len=0x1000", "unmap did=1 iova=0x100000 len=0x1000");
+    expect_canon("unmap did=1 iova=0x100000 len=64K stage=2 t=3",
+                 "unmap did=1 iova=0x100000 len=0x10000 stage=2 t=3");
+}
+
+TEST(TraceText, DmaAllFields)
+{
+    Parsed p = parse("dma sid=00:02.0 iova=0x100040 len=64 op=r");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.type, IOMMU_EV_DMA);
+    EXPECT_EQ(p.ev.sid, IOMMU_SID(0, 2, 0));
+    EXPECT_EQ(p.ev.iova, 0x100040u);
+    EXPECT_EQ(p.ev.len, 64u);
+    EXPECT_EQ(p.ev.access, IOMMU_ACC_R);
+    EXPECT_EQ(p.ev.ats, IOMMU_ATS_UNTRANSLATED);
+
+    p = parse("dma sid=00:02.0 iova=0x100040 len=4K op=r x priv ats=translated pasid=3 t=77");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.access, IOMMU_ACC_R | IOMMU_ACC_X | IOMMU_ACC_PRIV);
+    EXPECT_EQ(p.ev.ats, IOMMU_ATS_TRANSLATED);
+    EXPECT_EQ(p.ev.len, 4096u);
+    EXPECT_EQ(p.ev.pasid, 3u);
+    EXPECT_EQ(p.ev.time_ns, 77u);
+    EXPECT_EQ(p.ev.flags, IOMMU_EVF_PASID | IOMMU_EVF_TIME);
+
+    expect_canon("dma sid=00:02.0 iova=0x100040 len=64 op=r", "dma sid=00:02.0 iova=0x100040 len=64 op=r");
+    expect_canon("dma  sid=00:02.0\tiova=0x100040 len=0x40 op=w   # a comment",
+                 "dma sid=00:02.0 iova=0x100040 len=64 op=w");
+    expect_canon("dma t=5 priv op=w len=1 iova=7 sid=01:00.0 ats=req pasid=0",
+                 "dma sid=01:00.0 iova=0x7 len=1 op=w priv ats=req pasid=0 t=5");
+    expect_canon("dma sid=01:00.0 iova=0x0 len=4294967295 op=r x ats=untranslated",
+                 "dma sid=01:00.0 iova=0x0 len=4294967295 op=r x");
+    expect_canon("dma sid=01:00.0 iova=0xffffffffffffffc0 len=64 op=r\r",
+                 "dma sid=01:00.0 iova=0xffffffffffffffc0 len=64 op=r");
+}
+
+TEST(TraceText, EveryInvType)
+{
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"inv type=cc-global", "inv type=cc-global"},
+        {"inv type=cc-domain did=4", "inv type=cc-domain did=4"},
+        {"inv type=cc-device did=4 sid=00:02.0", "inv type=cc-device did=4 sid=00:02.0"},
+        {"inv type=iotlb-global t=9", "inv type=iotlb-global t=9"},
+        {"inv type=iotlb-domain did=1", "inv type=iotlb-domain did=1"},
+        {"inv type=iotlb-page did=1 addr=0x100000 am=0", "inv type=iotlb-page did=1 addr=0x100000 am=0"},
+        {"inv type=iotlb-page did=1 addr=0x100000 am=8 ih", "inv type=iotlb-page did=1 addr=0x100000 am=8 ih"},
+        {"inv type=devtlb sid=02:00.0 addr=0x4000 am=2", "inv type=devtlb sid=02:00.0 addr=0x4000 am=2"},
+        {"inv type=devtlb sid=02:00.0 addr=0x4000 am=0 pasid=9", "inv type=devtlb sid=02:00.0 addr=0x4000 am=0 pasid=9"},
+        {"inv type=iec-global", "inv type=iec-global"},
+        {"inv type=iec-index index=8 am=3", "inv type=iec-index index=8 am=3"},
+        {"inv type=wait", "inv type=wait"},
+        {"inv type=pasid-iotlb did=1 pasid=5", "inv type=pasid-iotlb did=1 pasid=5"},
+        {"inv type=pasid-iotlb did=1 pasid=5 addr=0x2000 am=1 ih", "inv type=pasid-iotlb did=1 addr=0x2000 am=1 pasid=5 ih"},
+        {"inv type=pasid-cache did=1", "inv type=pasid-cache did=1"},
+        {"inv type=pasid-cache did=1 pasid=0x20", "inv type=pasid-cache did=1 pasid=32"},
+    };
+    bool seen[IOMMU_INV_NTYPES] = {};
+    for (const auto &c : cases) {
+        expect_canon(c.first, c.second);
+        Parsed p = parse(c.first);
+        seen[p.ev.inv_type] = true;
+    }
+    for (unsigned t = 1; t < IOMMU_INV_NTYPES; t++)
+        EXPECT_TRUE(seen[t]) << iommu_inv_type_name(t);
+
+    Parsed p = parse("inv type=iotlb-page did=3 addr=0x200000 am=9 ih");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.inv_type, IOMMU_INV_IOTLB_PAGE);
+    EXPECT_EQ(p.ev.did, 3);
+    EXPECT_EQ(p.ev.iova, 0x200000u);
+    EXPECT_EQ(p.ev.am, 9);
+    EXPECT_EQ(p.ev.flags, IOMMU_EVF_ADDR | IOMMU_EVF_IH);
+    p = parse("inv type=iec-index index=8 am=3");
+    EXPECT_EQ(p.ev.index, 8u);
+    EXPECT_EQ(p.ev.am, 3);
+}
+
+TEST(TraceText, MsiIrteSched)
+{
+    Parsed p = parse("msi sid=00:02.0 addr=0xfee00000 data=0x4021 t=10");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.pa, 0xfee00000u);
+    EXPECT_EQ(p.ev.data, 0x4021u);
+    expect_canon("msi sid=00:02.0 addr=0xfee00000 data=0x4021", "msi sid=00:02.0 addr=0xfee00000 data=0x4021");
+    expect_canon("msi sid=00:02.0 addr=0xfeeffffc data=16417 t=1", "msi sid=00:02.0 addr=0xfeeffffc data=0x4021 t=1");
+
+    p = parse("irte index=3 lo=0x1 hi=0xffffffffffffffff");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.index, 3u);
+    EXPECT_EQ(p.ev.lo, 1u);
+    EXPECT_EQ(p.ev.hi, UINT64_MAX);
+    expect_canon("irte index=65535 lo=0x0 hi=0x0 t=4", "irte index=65535 lo=0x0 hi=0x0 t=4");
+
+    p = parse("sched thread=7 cpu=2 state=run");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.thread, 7u);
+    EXPECT_EQ(p.ev.cpu, 2u);
+    EXPECT_EQ(p.ev.state, 1);
+    expect_canon("sched thread=7 cpu=2 state=run", "sched thread=7 cpu=2 state=run");
+    expect_canon("sched state=stop cpu=0 thread=18446744073709551615 t=0",
+                 "sched thread=18446744073709551615 cpu=0 state=stop t=0");
+}
+
+TEST(TraceText, BlankAndCommentLines)
+{
+    for (const char *l : {"", "   ", "\t", "# iommusim trace v1", "#", "   # indented comment", "\r"}) {
+        Parsed p = parse(l);
+        EXPECT_EQ(p.rc, 0) << "'" << l << "': " << p.reason;
+    }
+}
+
+TEST(TraceText, ParseLineUsesOnlyLenBytes)
+{
+    const char line[] = "dma sid=00:02.0 iova=0x10 len=64 op=rXXXX";
+    iommu_trace_event ev;
+    char reason[256];
+    ASSERT_EQ(iommu_trace_parse_line(line, sizeof line - 5, &ev, reason, sizeof reason), 1) << reason;
+    EXPECT_EQ(ev.access, IOMMU_ACC_R);
+}
+
+struct BadLine {
+    const char *line;
+    const char *reason;
+};
+
+TEST(TraceText, MalformedLinesExactReasons)
+{
+    const BadLine cases[] = {
+        // unknown event
+        {"foo sid=00:02.0", "unknown event 'foo'"},
+        {"DMA sid=00:02.0", "unknown event 'DMA'"},
+        {"dma\x01 x", "unknown event 'dma\\x01'"},
+        {"averyveryveryveryveryveryveryveryverylongeventname", "unknown event 'averyveryveryveryveryveryveryveryverylon...'"},
+        // unknown key
+        {"dma sid=00:02.0 iova=0x10 len=64 op=r foo=1", "dma: unknown key 'foo'"},
+        {"dma sid=00:02.0 iova=0x10 len=64 op=r did=1", "dma: unknown key 'did'"},
+        {"map did=1 iova=0 pa=0 len=4K perm=r page=4K ih", "map: unknown key 'ih'"},
+        {"attach sid=00:02.0 did=1 mode=sl =5", "attach: unknown key ''"},
+        // missing field
+        {"dma sid=00:02.0 iova=0x10 op=r", "dma: missing field 'len'"},
+        {"dma iova=0x10 op=r", "dma: missing field 'sid'"},
+        {"map did=1 iova=0 pa=0 len=4K perm=r", "map: missing field 'page'"},
+        {"attach sid=00:02.0 did=1", "attach: missing field 'mode'"},
+        {"unmap did=1 len=4K", "unmap: missing field 'iova'"},
+        {"inv did=1", "inv: missing field 'type'"},
+        {"inv type=iotlb-page did=1 am=0", "inv: type=iotlb-page: missing field 'addr'"},
+        {"inv type=iotlb-page did=1 addr=0x1000", "inv: type=iotlb-page: missing field 'am'"},
+        {"inv type=pasid-iotlb did=1 pasid=1 addr=0x1000", "inv: type=pasid-iotlb: missing field 'am'"},
+        {"inv type=pasid-iotlb did=1", "inv: type=pasid-iotlb: missing field 'pasid'"},
+        {"inv type=iec-index am=0", "inv: type=iec-index: missing field 'index'"},
+        {"msi sid=00:02.0 addr=0xfee00000", "msi: missing field 'data'"},
+        {"irte index=1 lo=0", "irte: missing field 'hi'"},
+        {"sched thread=1 cpu=1", "sched: missing field 'state'"},
+        {"detach pasid=1", "detach: missing field 'sid'"},
+        // key not allowed for an inv type
+        {"inv type=iotlb-global did=1", "inv: key 'did' not allowed for type=iotlb-global"},
+        {"inv type=iotlb-page did=1 addr=0 am=0 pasid=2", "inv: key 'pasid' not allowed for type=iotlb-page"},
+        {"inv type=wait ih", "inv: key 'ih' not allowed for type=wait"},
+        {"inv type=pasid-iotlb did=1 pasid=1 ih", "inv: ih needs addr"},
+        {"inv type=nope", "inv: unknown type 'nope'"},
+        // bad numbers
+        {"dma sid=00:02.0 iova=0xZZ len=64 op=r", "dma: bad number '0xZZ' for 'iova'"},
+        {"dma sid=00:02.0 iova=12a len=64 op=r", "dma: bad number '12a' for 'iova'"},
+        {"dma sid=00:02.0 iova= len=64 op=r", "dma: bad number '' for 'iova'"},
+        {"dma sid=00:02.0 iova=0x len=64 op=r", "dma: bad number '0x' for 'iova'"},
+        {"dma sid=00:02.0 iova=-1 len=64 op=r", "dma: bad number '-1' for 'iova'"},
+        {"dma sid=00:02.0 iova=0x10 len=0x4K op=r", "dma: bad number '0x4K' for 'len'"},
+        {"dma sid=00:02.0 iova=0x10 len=4T op=r", "dma: bad number '4T' for 'len'"},
+        {"sched thread=1x cpu=1 state=run", "sched: bad number '1x' for 'thread'"},
+        // out of range
+        {"dma sid=00:02.0 iova=0x10000000000000000 len=64 op=r", "dma: iova '0x10000000000000000' out of range (max 0xffffffffffffffff)"},
+        {"dma sid=00:02.0 iova=18446744073709551616 len=64 op=r", "dma: iova '18446744073709551616' out of range (max 18446744073709551615)"},
+        {"attach sid=00:02.0 did=65536 mode=sl", "attach: did '65536' out of range (max 65535)"},
+        {"attach sid=00:02.0 did=0x10000 mode=sl", "attach: did '0x10000' out of range (max 0xffff)"},
+        {"attach sid=00:02.0 did=1 mode=sl pasid=0x100000", "attach: pasid '0x100000' out of range (max 0xfffff)"},
+        {"dma sid=00:02.0 iova=0 len=4G op=r", "dma: len '4G' out of range (max 4294967295)"},
+        {"dma sid=00:02.0 iova=0 len=0 op=r", "dma: len must be > 0"},
+        {"dma sid=00:02.0 iova=0xffffffffffffffff len=2 op=r", "dma: iova + len wraps past 2^64"},
+        {"inv type=iec-index index=65536 am=0", "inv: index '65536' out of range (max 65535)"},
+        {"inv type=iotlb-page did=1 addr=0 am=64", "inv: am '64' out of range (max 63)"},
+        {"inv type=iotlb-page did=1 addr=0 am=52", "inv: am 52 out of range (max 51)"},
+        {"inv type=iotlb-page did=1 addr=0x1000 am=1", "inv: addr 0x1000 not aligned to 2^am pages (am=1)"},
+        {"inv type=iec-index index=3 am=1", "inv: index 3 not aligned to 2^am entries (am=1)"},
+        {"msi sid=00:02.0 addr=0xfef00000 data=1", "msi: addr 0xfef00000 outside the interrupt range 0xfee00000-0xfeefffff"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=0x100000000", "msi: data '0x100000000' out of range (max 0xffffffff)"},
+        {"irte index=65536 lo=0 hi=0", "irte: index '65536' out of range (max 65535)"},
+        {"sched thread=1 cpu=4294967296 state=run", "sched: cpu '4294967296' out of range (max 4294967295)"},
+        // source-ids
+        {"dma sid=00:20.0 iova=0 len=1 op=r", "dma: bad sid '00:20.0' (expected bus:dev.fn in hex, dev <= 1f, fn <= 7)"},
+        {"dma sid=00:02.8 iova=0 len=1 op=r", "dma: bad sid '00:02.8' (expected bus:dev.fn in hex, dev <= 1f, fn <= 7)"},
+        {"dma sid=100:02.0 iova=0 len=1 op=r", "dma: bad sid '100:02.0' (expected bus:dev.fn in hex, dev <= 1f, fn <= 7)"},
+        {"dma sid=0x10000 iova=0 len=1 op=r", "dma: bad sid '0x10000' (expected bus:dev.fn in hex, dev <= 1f, fn <= 7)"},
+        {"attach sid=00:02.0 did=1 mode=sl alias=zz", "attach: bad alias 'zz' (expected bus:dev.fn in hex, dev <= 1f, fn <= 7)"},
+        // duplicates and value syntax
+        {"dma sid=00:02.0 iova=0 len=1 len=2 op=r", "dma: duplicate key 'len'"},
+        {"dma sid=00:02.0 iova=0 len=1 op=r x x", "dma: duplicate key 'x'"},
+        {"dma sid=00:02.0 iova=0 len=1 op=r x=1", "dma: 'x' takes no value"},
+        {"dma sid=00:02.0 iova len=1 op=r", "dma: 'iova' needs a value (iova=...)"},
+        // enums
+        {"dma sid=00:02.0 iova=0 len=1 op=rw", "dma: bad op 'rw' (expected r or w)"},
+        {"dma sid=00:02.0 iova=0 len=1 op=w x", "dma: x (execute) needs op=r"},
+        {"dma sid=00:02.0 iova=0 len=1 op=r ats=yes", "dma: bad ats 'yes' (expected untranslated, req or translated)"},
+        {"attach sid=00:02.0 did=1 mode=SL", "attach: bad mode 'SL' (expected sl, fl, nested or pt)"},
+        {"map did=1 iova=0 pa=0 len=4K perm=rr page=4K", "map: bad perm 'rr' (expected a non-empty subset of rwx)"},
+        {"map did=1 iova=0 pa=0 len=4K perm= page=4K", "map: bad perm '' (expected a non-empty subset of rwx)"},
+        {"map did=1 iova=0 pa=0 len=4K perm=rwz page=4K", "map: bad perm 'rwz' (expected a non-empty subset of rwx)"},
+        {"map did=1 iova=0 pa=0 len=4K perm=r page=8K", "map: bad page '8K' (expected 4K, 2M or 1G)"},
+        {"map did=1 iova=0 pa=0 len=4K perm=r page=4K stage=0", "map: bad stage '0' (expected 1 or 2)"},
+        {"sched thread=1 cpu=1 state=go", "sched: bad state 'go' (expected run or stop)"},
+        // map/unmap alignment and sizes
+        {"map did=1 iova=0x1000 pa=0 len=2M perm=r page=2M", "map: iova 0x1000 not aligned to the 2M page size"},
+        {"map did=1 iova=0 pa=0x1000 len=2M perm=r page=2M", "map: pa 0x1000 not aligned to the 2M page size"},
+        {"map did=1 iova=0 pa=0 len=4K perm=r page=2M", "map: len 0x1000 not a multiple of the 2M page size"},
+        {"map did=1 iova=0 pa=0 len=0 perm=r page=4K", "map: len must be > 0"},
+        {"map did=1 iova=0xfffffffffffff000 pa=0 len=8K perm=r page=4K", "map: iova + len wraps past 2^64"},
+        {"unmap did=1 iova=0x10 len=4K", "unmap: iova 0x10 not 4K-aligned"},
+        {"unmap did=1 iova=0x1000 len=100", "unmap: len 0x64 not a multiple of 4K"},
+        {"unmap did=1 iova=0x1000 len=0", "unmap: len must be > 0"},
+    };
+    for (const BadLine &c : cases) {
+        Parsed p = parse(c.line);
+        EXPECT_EQ(p.rc, -1) << c.line;
+        EXPECT_EQ(p.reason, c.reason) << c.line;
+    }
+}
+
+TEST(TraceText, FormatRejectsInvalidEventsAndSmallBuffers)
+{
+    iommu_trace_event ev;
+    iommu_trace_event_init(&ev, IOMMU_EV_DMA);
+    ev.len = 0;
+    ev.access = IOMMU_ACC_R;
+    char buf[256];
+    EXPECT_EQ(iommu_trace_format_line(&ev, buf, sizeof buf), -1);
+    ev.len = 64;
+    int n = iommu_trace_format_line(&ev, buf, sizeof buf);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(iommu_trace_format_line(&ev, buf, size_t(n)), -1); // no room for the NUL
+    EXPECT_EQ(iommu_trace_format_line(&ev, buf, size_t(n) + 1), n);
+
+    iommu_trace_event_init(&ev, 42);
+    EXPECT_EQ(iommu_trace_format_line(&ev, buf, sizeof buf), -1);
+    char reason[128];
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "unknown event type 42");
+
+    iommu_trace_event_init(&ev, IOMMU_EV_MAP);
+    ev.flags = IOMMU_EVF_PASID;
+    ev.pasid = 1;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "map: takes no pasid");
+    iommu_trace_event_init(&ev, IOMMU_EV_INV);
+    ev.inv_type = IOMMU_INV_WAIT;
+    ev.flags = IOMMU_EVF_IH;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "inv: type=wait takes no ih");
+    ev.flags = 0x80;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "inv: undefined flag bits 0x80");
+}
+
+TEST(TraceText, NamesAndTables)
+{
+    EXPECT_STREQ(iommu_ev_name(IOMMU_EV_DMA), "dma");
+    EXPECT_EQ(iommu_ev_name(0), nullptr);
+    EXPECT_EQ(iommu_ev_name(IOMMU_EV_NTYPES), nullptr);
+    for (unsigned t = 1; t < IOMMU_EV_NTYPES; t++)
+        EXPECT_EQ(iommu_ev_type_of(iommu_ev_name(t)), t);
+    EXPECT_EQ(iommu_ev_type_of("nope"), 0u);
+    EXPECT_STREQ(iommu_inv_type_name(IOMMU_INV_IOTLB_PAGE), "iotlb-page");
+    EXPECT_EQ(iommu_inv_type_name(0), nullptr);
+    EXPECT_EQ(iommu_inv_type_name(IOMMU_INV_NTYPES), nullptr);
+    EXPECT_EQ(iommu_trace_form_of("a.trace"), IOMMU_TRACE_TEXT);
+    EXPECT_EQ(iommu_trace_form_of("a.trace.gz"), IOMMU_TRACE_TEXT);
+    EXPECT_EQ(iommu_trace_form_of("-"), IOMMU_TRACE_TEXT);
+    EXPECT_EQ(iommu_trace_form_of("a.bin"), IOMMU_TRACE_BINARY);
+    EXPECT_EQ(iommu_trace_form_of("a.txt"), -1);
+    EXPECT_EQ(iommu_trace_form_of(".bin"), -1);
+    EXPECT_EQ(iommu_trace_form_of("a.bin.gz"), -1);
+}
+
+} // namespace

@@ -37,13 +37,31 @@ void iommu_cache_cfg_default(struct iommu_cache_cfg *cfg);
  * NULL, points it at a constant one-line reason ("ways must divide entries"). */
 enum iommu_status iommu_cache_cfg_validate(const struct iommu_cache_cfg *cfg, const char **why);
 
+/* Which field of a cache configuration an error is about (iommu_cache_cfg_check). */
+enum iommu_cache_cfg_field {
+    IOMMU_CACHE_CFG_ENTRIES = 0,
+    IOMMU_CACHE_CFG_WAYS = 1,
+    IOMMU_CACHE_CFG_POLICY = 2,
+};
+
+/* Like iommu_cache_cfg_validate, and on error also names the offending field in *field
+ * (when not NULL): geometry errors of the set count name ENTRIES, errors of the ways name
+ * WAYS, an unknown policy name or a geometry the policy cannot handle names POLICY. Used by
+ * the instances (IOTLB, PWC) to report configuration keys ("iotlb_2m.ways"). */
+enum iommu_status iommu_cache_cfg_check(const struct iommu_cache_cfg *cfg,
+                                        enum iommu_cache_cfg_field *field, const char **why);
+
+/* Largest accepted `entries` (a sanity bound against typos such as 1e9). */
+#define IOMMU_CACHE_MAX_ENTRIES (1u << 24)
+
 struct iommu_cache_key {
     uint64_t hi, lo; /* compared for equality only; meaning chosen by the instance */
 };
 
 typedef struct iommu_cache iommu_cache_t;
 
-/* NULL if cfg does not validate or allocation fails. payload_size may be 0. */
+/* NULL if cfg does not validate or allocation fails. payload_size may be 0: lookup and
+ * insert then still return a non-NULL pointer on a hit / fill, which must not be written. */
 iommu_cache_t *iommu_cache_create(const struct iommu_cache_cfg *cfg, size_t payload_size);
 void iommu_cache_destroy(iommu_cache_t *c); /* accepts NULL */
 
@@ -66,12 +84,24 @@ void *iommu_cache_probe(const iommu_cache_t *c, uint32_t set, const struct iommu
 void *iommu_cache_insert(iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key,
                          bool *evicted);
 
+/* insert, and when a valid entry with another key was displaced also copies that entry's
+ * key to *victim (if not NULL) before the way is reused — instances that keep per-kind
+ * counts (the IOTLB's per-page-size valid counts) need to know what left. */
+void *iommu_cache_insert_ex(iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key,
+                            bool *evicted, struct iommu_cache_key *victim);
+
 /* Invalidates every valid entry for which match(key, payload, ctx) is true (match NULL =
  * all entries). Returns the number invalidated. Replacement state of freed ways is kept;
  * freed ways are refilled before any valid way is evicted. */
 typedef bool (*iommu_cache_match_fn)(const struct iommu_cache_key *key, const void *payload,
                                      void *ctx);
 uint32_t iommu_cache_invalidate(iommu_cache_t *c, iommu_cache_match_fn match, void *ctx);
+
+/* Like iommu_cache_invalidate restricted to one set (set reduced modulo the number of
+ * sets): lets instances invalidate an address range by visiting only the sets its pages
+ * index instead of scanning the whole cache. */
+uint32_t iommu_cache_invalidate_set(iommu_cache_t *c, uint32_t set, iommu_cache_match_fn match,
+                                    void *ctx);
 
 /* Invalidates one key in one set; returns true if it was present. */
 bool iommu_cache_invalidate_key(iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key);

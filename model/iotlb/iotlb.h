@@ -10,6 +10,13 @@
  *    one set per page size that currently has valid entries (at most 3 probes).
  *  - split (split = true): one cache per page size (c4k, c2m, c1g), probed in turn.
  * Every lookup/insert is allocation-free.
+ *
+ * Defaults (iommu_iotlb_cfg_default): unified, 64 entries, fully associative, LRU — the
+ * measured Haswell-EP IOTLB behaves like 64 entries of 4 KB (Neugebauer et al., SIGCOMM 2018,
+ * docs/models/caches.md). For split mode the per-size defaults are c4k 64 entries, c2m 32 and
+ * c1g 4, each fully associative LRU (c2m/c1g are ignored unless split = true).
+ * Configuration keys: unified "iotlb.{entries,ways,policy,seed}"; split adds "iotlb_2m.*" and
+ * "iotlb_1g.*" (c4k keeps "iotlb.*").
  */
 #ifndef IOMMU_IOTLB_IOTLB_H
 #define IOMMU_IOTLB_IOTLB_H
@@ -56,8 +63,21 @@ uint32_t iommu_iotlb_inv_domain(iommu_iotlb_t *t, iommu_did_t did);
 uint32_t iommu_iotlb_inv_page(iommu_iotlb_t *t, iommu_did_t did, uint64_t addr, unsigned am);
 /* PASID-selective (scalable mode): all entries of (did, pasid). */
 uint32_t iommu_iotlb_inv_pasid(iommu_iotlb_t *t, iommu_did_t did, iommu_pasid_t pasid);
+/* Page-selective-within-PASID (scalable mode, PASID-based IOTLB invalidation with AM):
+ * entries of (did, pasid) whose page overlaps [addr, addr + 2^(12+am)). In both page-
+ * selective forms the low 12 + am bits of addr are ignored, as VT-d does (the range is the
+ * naturally aligned block containing addr); 12 + am >= 64 covers the whole address space. */
+uint32_t iommu_iotlb_inv_pasid_page(iommu_iotlb_t *t, iommu_did_t did, iommu_pasid_t pasid,
+                                    uint64_t addr, unsigned am);
 
 uint32_t iommu_iotlb_valid_count(const iommu_iotlb_t *t);
+/* Valid entries of one page size (page_shift 12, 21 or 30; 0 for any other shift). */
+uint32_t iommu_iotlb_valid_count_size(const iommu_iotlb_t *t, unsigned page_shift);
+
+/* The cache key and set index the IOTLB uses for a page of the given size containing iova
+ * (for one-pass size sweeps with model/iotlb/stackdist.h that must see the same keys). */
+void iommu_iotlb_key(iommu_did_t did, iommu_pasid_t pasid, uint64_t iova, unsigned page_shift,
+                     struct iommu_cache_key *key, uint32_t *set);
 
 #ifdef __cplusplus
 }

@@ -79,9 +79,16 @@ const char *iommu_trace_page_name(unsigned shift)
 
 void iommu_trace_event_init(struct iommu_trace_event *ev, unsigned type)
 {
-    memset(ev, 0, sizeof *ev);
+    /* field by field: a memset of the struct compiles to `rep stos`, slow for 88 bytes on
+     * the per-event path (the assert catches a field added later) */
+    _Static_assert(sizeof(struct iommu_trace_event) == 88, "clear every field below");
     ev->type = (uint8_t)type;
+    ev->flags = ev->access = ev->page_shift = ev->mode = ev->stage = 0;
+    ev->ats = ev->inv_type = ev->am = ev->state = 0;
+    ev->sid = ev->alias = ev->did = 0;
     ev->pasid = IOMMU_PASID_NONE;
+    ev->data = ev->index = ev->cpu = 0;
+    ev->thread = ev->time_ns = ev->iova = ev->pa = ev->len = ev->lo = ev->hi = 0;
 }
 
 /* Flags each event type may carry (inv: refined by its field table). */

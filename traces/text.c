@@ -65,9 +65,16 @@ static const uint32_t ev_required[IOMMU_EV_NTYPES] = {
 static const char *const mode_names[4] = {"sl", "fl", "nested", "pt"};
 static const char *const ats_names[3] = {"untranslated", "req", "translated"};
 
+/* Byte classes for the tokenizer: one table lookup per byte. */
+enum { C_SPACE = 1, C_EQ = 2 };
+static const uint8_t char_class[256] = {
+    ['\t'] = C_SPACE, ['\n'] = C_SPACE, ['\v'] = C_SPACE, ['\f'] = C_SPACE,
+    ['\r'] = C_SPACE, [' '] = C_SPACE,   ['='] = C_EQ,
+};
+
 static inline bool is_space(char c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+    return char_class[(unsigned char)c] & C_SPACE;
 }
 
 static inline bool eq(const char *s, size_t n, const char *lit, size_t litn)
@@ -317,12 +324,14 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
             break;
         tok = p;
         const char *eqs = NULL;
-        while (p < end && !is_space(*p)) {
-            if (*p == '=' && !eqs)
-                eqs = p;
+        while (p < end && !char_class[(unsigned char)*p])
             p++;
+        const char *kend = p;
+        if (p < end && *p == '=') {
+            eqs = p++;
+            while (p < end && !is_space(*p))
+                p++;
         }
-        const char *kend = eqs ? eqs : p;
         int k = lookup_key(tok, (size_t)(kend - tok));
         if (k < 0 || !(allowed & B(k)))
             return failf(reason, reason_size, "%s: unknown key '%s'", en,

@@ -540,10 +540,16 @@ TEST(TraceIo, BinaryCorruptRecords)
     ev.access = IOMMU_ACC_R;
     write_all(b, {ev, ev});
     std::string good = slurp(b);
+    // Each corruption is checked twice: in a short buffer (the bounds-checked decoder) and
+    // followed by 100 bytes of padding (the fast dma path, which needs 64 bytes ahead). The
+    // padding only shows up as "data after the end record" once the records pass.
     auto with = [&](size_t off, std::string bytes) {
         std::string d = good;
         d.replace(off, bytes.size(), bytes);
-        return mem_error(d, IOMMU_TRACE_BINARY);
+        std::string shortbuf = mem_error(d, IOMMU_TRACE_BINARY);
+        std::string padded = mem_error(d + std::string(100, '\x07'), IOMMU_TRACE_BINARY);
+        EXPECT_EQ(shortbuf, padded) << "fast and general decoders disagree";
+        return shortbuf;
     };
     // records: at 16: 05 00 01 00 01 80 40 40 (iova delta 0x1000), at 24: 05 00 01 00 01 00
     // 40 (delta 0); end record at 31
@@ -556,12 +562,21 @@ TEST(TraceIo, BinaryCorruptRecords)
     EXPECT_EQ(with(28, "\x31"), "mem: offset 24: dma: ats 3 out of range");
     EXPECT_EQ(with(30, std::string("\x00", 1)), "mem: offset 24: dma: len must be > 0");
     // an end record that miscounts, and bytes after it
-    EXPECT_EQ(with(good.size() - 1, "\x05"), "mem: offset 31: end record counts 5 events, the file holds 2");
+    EXPECT_EQ(mem_error(good.substr(0, good.size() - 1) + "\x05", IOMMU_TRACE_BINARY),
+              "mem: offset 31: end record counts 5 events, the file holds 2");
     EXPECT_EQ(mem_error(good + "x", IOMMU_TRACE_BINARY), "mem: offset 33: data after the end record");
     // an overlong varint (11 bytes)
     std::string d = good.substr(0, 24) + std::string("\x05\x00\x01\x00\x01", 5) +
                     std::string(10, '\xff') + std::string("\x01\x40", 2) + std::string(64, '\0');
     EXPECT_EQ(mem_error(d, IOMMU_TRACE_BINARY), "mem: offset 24: dma: bad varint (longer than 64 bits)");
+    // a pasid out of range, on both paths
+    iommu_trace_event pe = ev;
+    pe.flags = IOMMU_EVF_PASID;
+    pe.pasid = 5;
+    write_all(b, {ev, pe});
+    good = slurp(b); // second record: 05 02 01 00 01 00 40 05
+    EXPECT_EQ(with(31, std::string("\x80\x80\x40", 3)),
+              "mem: offset 24: dma: pasid 1048576 out of range (max 1048575)");
     std::remove(b.c_str());
 }
 

@@ -66,11 +66,27 @@ enum iommu_status iommu_host_map_identity(iommu_host_t *h, iommu_did_t did, uint
 /* Requester-id aliasing: DMA from `sid` reaches the IOMMU as `alias` (devices behind a
  * PCIe-to-PCI bridge use the bridge's requester id, so they share a context entry and a
  * domain). iommu_host_requester_id(sid) returns the id the IOMMU sees. */
+/* set_alias(sid, sid) removes an alias; changing the alias of an attached sid is
+ * IOMMU_ERR_INVAL. */
 enum iommu_status iommu_host_set_alias(iommu_host_t *h, iommu_sid_t sid, iommu_sid_t alias);
 iommu_sid_t iommu_host_requester_id(const iommu_host_t *h, iommu_sid_t sid);
 
 /* Table memory used so far (bytes of table frames allocated). */
 uint64_t iommu_host_table_bytes(const iommu_host_t *h);
+
+/* Creates domain did in `mode` without attaching a device (so mappings can precede the
+ * first attach). IOMMU_ERR_EXISTS if the domain exists; IOMMU_ERR_UNSUPP for FL/nested in
+ * legacy mode; IOMMU_ERR_INVAL for an unknown mode. */
+enum iommu_status iommu_host_domain_create(iommu_host_t *h, iommu_did_t did, uint8_t mode);
+
+/* Software translation through the tables the host wrote (reads physmem; for tests and
+ * differential checks against the walker). stage 0: the full translation (nested: first
+ * then second level; pass-through: identity), 1: first level only (iova -> GPA when nested),
+ * 2: second level only. Returns IOMMU_ERR_NOTFOUND when unmapped, IOMMU_ERR_INVAL for a
+ * stage the domain does not have. perm as the walk reports it (R/W/X, PRIV = supervisor). */
+enum iommu_status iommu_host_translate(const iommu_host_t *h, iommu_did_t did, uint64_t iova,
+                                       unsigned stage, uint64_t *pa, iommu_perm_t *perm,
+                                       unsigned *page_shift);
 
 #ifdef __cplusplus
 }

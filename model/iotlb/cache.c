@@ -1,14 +1,20 @@
 /*
  * cache.c — the generic set-associative cache behind every translation cache.
  *
- * Storage is structure-of-arrays so the hot loop touches as little memory as possible:
- * the keys of a set are contiguous (16 bytes per way, a 64-way set is 1 KB), validity is a
- * separate byte array consulted only when a key compares equal, and payloads live in a third
- * array reached only on a hit. Invalidation clears the valid byte and leaves the stale key
- * in place; lookups therefore confirm validity after a key match and keep scanning if the
- * matching way is invalid. Workload assumption: lookups (mostly hits) dominate; inserts
- * follow misses; invalidations are rarer still and may scan the whole cache. Nothing on the
- * lookup/insert path allocates.
+ * Storage is structure-of-arrays so the hot path touches as little memory as possible: the
+ * keys of a set are contiguous (16 bytes per way), validity is a separate byte array, and
+ * payloads live in a third array reached only on a hit. Two ways to find a key:
+ *  - direct-mapped caches compare the one way of the set;
+ *  - every other cache (the 64-entry fully associative IOTLB, 4-way set-associative ones,
+ *    2048-entry ones in a size sweep) keeps a hash index from (set, key) to the entry, open
+ *    addressing with linear probing at load <= 1/4 and backward-shift deletion, so a lookup
+ *    costs about one probe whatever the associativity, with no data-dependent loop exit
+ *    (a scan's exit at an unpredictable way mispredicts; measured slower even at 4 ways).
+ * Only valid entries are in the index. Invalidation clears the valid byte (and the index
+ * slot) and leaves the stale key in place; the linear scan confirms validity after a key
+ * match and keeps scanning when the matching way is invalid. Workload assumption: lookups
+ * (mostly hits) dominate; inserts follow misses; invalidations are rarer and may scan the
+ * whole cache. Nothing on the lookup/insert path allocates.
  */
 #include "cache.h"
 
@@ -17,6 +23,13 @@
 #include <string.h>
 
 #include "policy/policy.h"
+
+/* Caches with at least this many ways find keys through the hash index. Measured: one
+ * hashed probe beats even a branch-free scan of 4 ways, so only direct-mapped caches (one
+ * compare) scan. Overridable at build time for experiments. */
+#ifndef IOMMU_CACHE_INDEX_MIN_WAYS
+#define IOMMU_CACHE_INDEX_MIN_WAYS 2u
+#endif
 
 struct iommu_cache {
     uint32_t entries;  /* sets * ways; 0 = absent cache (no arrays allocated)                */
@@ -33,6 +46,13 @@ struct iommu_cache {
     uint32_t *set_valid;          /* [sets], number of valid ways of each set (<= ways)      */
     unsigned char *payload;       /* [sets*ways*payload_stride], NULL if payload_size == 0  */
     void *pstate;                 /* policy state, pol->state_size(sets, ways) bytes        */
+    uint32_t *index;     /* NULL, or [index_mask + 1] slots: entry number + 1 of a valid
+                            entry, 0 = empty; every valid entry is in it exactly once and is
+                            reachable by linear probing from its home slot without a gap   */
+    uint32_t index_mask; /* slots - 1; slots is a power of two >= 4 * entries              */
+    unsigned index_shift; /* 64 - log2(slots): home slot = mixed hash >> index_shift        */
+    uint32_t memo;       /* entry number + 1 of the last entry touched, if nothing was filled
+                            or invalidated since (its touch would be a no-op: policy.h), else 0 */
 };
 
 void iommu_cache_cfg_default(struct iommu_cache_cfg *cfg)
@@ -105,6 +125,7 @@ void iommu_cache_destroy(iommu_cache_t *c)
     free(c->set_valid);
     free(c->payload);
     free(c->pstate);
+    free(c->index);
     free(c);
 }
 
@@ -134,8 +155,18 @@ iommu_cache_t *iommu_cache_create(const struct iommu_cache_cfg *cfg, size_t payl
     c->pstate = calloc(psz ? psz : 1, 1);
     if (c->payload_stride)
         c->payload = calloc(n, c->payload_stride);
+    if (c->ways >= IOMMU_CACHE_INDEX_MIN_WAYS) {
+        uint32_t slots = 2, bits = 1;
+        while (slots < 4 * n) {
+            slots *= 2;
+            bits++;
+        }
+        c->index = calloc(slots, sizeof *c->index);
+        c->index_mask = slots - 1;
+        c->index_shift = 64 - bits;
+    }
     if (!c->keys || !c->vld || !c->set_valid || !c->pstate ||
-        (c->payload_stride && !c->payload)) {
+        (c->payload_stride && !c->payload) || (c->ways >= IOMMU_CACHE_INDEX_MIN_WAYS && !c->index)) {
         iommu_cache_destroy(c);
         return NULL;
     }
@@ -170,19 +201,83 @@ static inline void *payload_at(const iommu_cache_t *c, size_t idx)
     return c->payload ? (void *)(c->payload + idx * c->payload_stride) : (void *)&c->keys[idx];
 }
 
+static inline bool key_eq(const struct iommu_cache_key *a, const struct iommu_cache_key *b)
+{
+    return ((a->lo ^ b->lo) | (a->hi ^ b->hi)) == 0;
+}
+
+/* Home slot of (set, key) in the index: multiplicative (Fibonacci) hashing of a mix of the
+ * three words, so sequential page numbers spread evenly. */
+static inline uint32_t home_slot(const iommu_cache_t *c, uint32_t set,
+                                 const struct iommu_cache_key *key)
+{
+    const uint64_t x = (key->lo ^ (key->hi * 0xC2B2AE3D27D4EB4Full) ^ ((uint64_t)set << 40)) *
+                       0x9E3779B97F4A7C15ull;
+    return (uint32_t)(x >> c->index_shift);
+}
+
+/* Adds entry idx (valid, key already stored) of set to the index. */
+static void index_add(iommu_cache_t *c, uint32_t set, size_t idx)
+{
+    uint32_t h = home_slot(c, set, &c->keys[idx]);
+    while (c->index[h])
+        h = (h + 1) & c->index_mask;
+    c->index[h] = (uint32_t)idx + 1;
+}
+
+/* Removes entry idx of set from the index (it must be there). */
+static void index_del(iommu_cache_t *c, uint32_t set, size_t idx)
+{
+    const uint32_t mask = c->index_mask;
+    uint32_t i = home_slot(c, set, &c->keys[idx]);
+    while (c->index[i] != (uint32_t)idx + 1) {
+        assert(c->index[i] != 0);
+        i = (i + 1) & mask;
+    }
+    /* backward-shift deletion: pull later members of the probe run into the gap unless
+     * their home lies cyclically in (gap, j] */
+    for (uint32_t j = i;;) {
+        j = (j + 1) & mask;
+        const uint32_t v = c->index[j];
+        if (!v)
+            break;
+        const uint32_t home = home_slot(c, (v - 1) / c->ways, &c->keys[v - 1]);
+        const bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            c->index[i] = v;
+            i = j;
+        }
+    }
+    c->index[i] = 0;
+}
+
 /* Index of the valid way of `set` (already reduced) holding key, or UINT32_MAX. */
 static inline uint32_t find_way(const iommu_cache_t *c, uint32_t set,
                                 const struct iommu_cache_key *key)
 {
     const size_t base = (size_t)set * c->ways;
-    const struct iommu_cache_key *k = c->keys + base;
-    const uint64_t hi = key->hi, lo = key->lo;
-    const uint32_t ways = c->ways;
-    for (uint32_t w = 0; w < ways; w++) {
-        if (((k[w].lo ^ lo) | (k[w].hi ^ hi)) == 0 && c->vld[base + w])
-            return w;
+    if (c->index) {
+        for (uint32_t h = home_slot(c, set, key);; h = (h + 1) & c->index_mask) {
+            const uint32_t v = c->index[h];
+            if (!v)
+                return UINT32_MAX;
+            const size_t w = (size_t)(v - 1) - base; /* wraps (huge) for other sets */
+            if (w < c->ways && key_eq(&c->keys[v - 1], key))
+                return (uint32_t)w;
+        }
     }
-    return UINT32_MAX;
+    /* no index (direct-mapped, unless the build lowered the threshold to 1): a scan without
+     * an early exit; at most one valid way matches */
+    const struct iommu_cache_key *k = c->keys + base;
+    const uint8_t *v = c->vld + base;
+    const uint32_t ways = c->ways;
+    uint32_t acc = 0; /* (w + 1) of the valid matching way, 0 if none */
+    for (uint32_t w = 0; w < ways; w++) {
+        const uint64_t d = (k[w].lo ^ key->lo) | (k[w].hi ^ key->hi);
+        const uint32_t eq = (uint32_t)(((d | (0 - d)) >> 63) ^ 1); /* 1 iff d == 0 */
+        acc += (eq & (uint32_t)(v[w] != 0)) * (w + 1);
+    }
+    return acc - 1; /* UINT32_MAX when nothing matched */
 }
 
 void *iommu_cache_lookup(iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key)
@@ -190,11 +285,18 @@ void *iommu_cache_lookup(iommu_cache_t *c, uint32_t set, const struct iommu_cach
     if (!c->entries)
         return NULL;
     set &= c->set_mask;
+    const size_t base = (size_t)set * c->ways;
+    /* a run of hits on one entry (the pages of a DMA buffer, one device's context): the
+     * repeated touch would change nothing, so skip the search and the policy */
+    const uint32_t m = c->memo;
+    if (m && (size_t)(m - 1) - base < c->ways && key_eq(&c->keys[m - 1], key))
+        return payload_at(c, m - 1);
     const uint32_t w = find_way(c, set, key);
     if (w == UINT32_MAX)
         return NULL;
     c->touch(c->pstate, set, w, c->ways);
-    return payload_at(c, (size_t)set * c->ways + w);
+    c->memo = (uint32_t)(base + w) + 1;
+    return payload_at(c, base + w);
 }
 
 void *iommu_cache_probe(const iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key)
@@ -216,33 +318,34 @@ void *iommu_cache_insert_ex(iommu_cache_t *c, uint32_t set, const struct iommu_c
     set &= c->set_mask;
     const uint32_t ways = c->ways;
     const size_t base = (size_t)set * ways;
-    const struct iommu_cache_key *k = c->keys + base;
-    uint32_t free_way = UINT32_MAX;
-    for (uint32_t w = 0; w < ways; w++) {
-        if (c->vld[base + w]) {
-            if (((k[w].lo ^ key->lo) | (k[w].hi ^ key->hi)) == 0) {
-                c->touch(c->pstate, set, w, ways); /* same key: overwrite in place */
-                return payload_at(c, base + w);
-            }
-        } else if (free_way == UINT32_MAX) {
-            free_way = w;
-        }
+    uint32_t w = find_way(c, set, key);
+    if (w != UINT32_MAX) {
+        c->touch(c->pstate, set, w, ways); /* same key: overwrite in place */
+        c->memo = (uint32_t)(base + w) + 1;
+        return payload_at(c, base + w);
     }
-    uint32_t w;
-    if (free_way != UINT32_MAX) {
-        w = free_way;
+    c->memo = 0; /* a fill changes the policy state around the last touched entry */
+    if (c->set_valid[set] < ways) {
+        /* the lowest invalid way */
+        const uint8_t *f = memchr(c->vld + base, 0, ways);
+        assert(f);
+        w = (uint32_t)(f - (c->vld + base));
         c->vld[base + w] = 1;
         c->set_valid[set]++;
         c->valid++;
     } else {
         w = c->pol->victim(c->pstate, set, ways);
-        assert(w < ways);
+        assert(w < ways && c->vld[base + w]);
         if (evicted)
             *evicted = true;
         if (victim)
             *victim = c->keys[base + w];
+        if (c->index)
+            index_del(c, set, base + w);
     }
     c->keys[base + w] = *key;
+    if (c->index)
+        index_add(c, set, base + w);
     if (c->payload)
         memset(c->payload + (base + w) * c->payload_stride, 0, c->payload_stride);
     c->pol->fill(c->pstate, set, w, ways);
@@ -257,6 +360,9 @@ void *iommu_cache_insert(iommu_cache_t *c, uint32_t set, const struct iommu_cach
 
 static inline void kill_way(iommu_cache_t *c, uint32_t set, size_t idx)
 {
+    c->memo = 0;
+    if (c->index)
+        index_del(c, set, idx);
     c->vld[idx] = 0;
     c->set_valid[set]--;
     c->valid--;

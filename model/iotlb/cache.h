@@ -11,7 +11,10 @@
  * `set & (sets - 1)`); `ways == entries` is fully associative (one set). entries == 0 is an
  * absent cache: every lookup misses and inserts are dropped.
  *
- * Hot-path contract: lookup and insert never allocate; a lookup scans the set's ways.
+ * Hot-path contract: lookup and insert never allocate. Except in direct-mapped caches, a
+ * lookup goes through a hash index of the valid entries rather than scanning the set, so it
+ * costs O(1) even for a fully associative cache of thousands of entries; the replacement
+ * policies are O(1) per operation (tree-PLRU O(log ways)).
  */
 #ifndef IOMMU_IOTLB_CACHE_H
 #define IOMMU_IOTLB_CACHE_H

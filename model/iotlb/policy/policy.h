@@ -5,6 +5,11 @@
  * (state_size bytes). The cache calls touch() on a hit, fill() when a way is (re)filled, and
  * victim() only when every way of the set is valid. Policies are deterministic given their
  * seed. Adding a policy = one file in this folder plus one line in registry.c.
+ *
+ * Contract relied on by the cache: touching the way that was touched last, with no fill in
+ * between (anywhere in the cache), must not change the state — the cache skips such
+ * repeated touches on runs of hits to one entry. LRU, tree-PLRU, FIFO and random all
+ * satisfy it; a frequency-counting policy would have to count elsewhere.
  */
 #ifndef IOMMU_IOTLB_POLICY_H
 #define IOMMU_IOTLB_POLICY_H

@@ -111,22 +111,29 @@ const char *mode_str(unsigned m)
     return m < 4 ? names[m] : "?";
 }
 
-// Parses a sub-command's options; returns -1 to go on, else the exit status.
+// Parses a sub-command's options; returns -1 to go on, else the exit status. `args` names
+// the positional arguments in order (option name, shown name), all required.
 int parse_options(const char *prog, int argc, char **argv, const po::options_description &opts,
-                  const po::positional_options_description *pos, po::variables_map &vm,
-                  const char *usage_line)
+                  const std::vector<std::pair<const char *, const char *>> &args,
+                  po::variables_map &vm, const char *usage_line)
 {
     try {
+        po::positional_options_description pos; // empty: stray arguments are an error
+        for (const auto &a : args)
+            pos.add(a.first, 1);
         po::command_line_parser parser(argc, argv);
-        parser.options(opts);
-        if (pos)
-            parser.positional(*pos);
+        parser.options(opts).positional(pos);
         po::store(parser.run(), vm);
         if (vm.count("help")) {
             std::printf("usage: %s\n\n", usage_line);
             std::cout << opts;
             return EXIT_OK;
         }
+        for (const auto &a : args)
+            if (!vm.count(a.first)) {
+                std::fprintf(stderr, "%s: missing %s (try '%s --help')\n", prog, a.second, prog);
+                return EXIT_BADINPUT;
+            }
         po::notify(vm);
     } catch (const po::error &e) {
         std::fprintf(stderr, "%s: %s (try '%s --help')\n", prog, e.what(), prog);
@@ -149,12 +156,10 @@ int cmd_convert(int argc, char **argv)
     const char *prog = "iommusim trace convert";
     po::options_description opts("options");
     opts.add_options()("help,h", "print this help")
-        ("input", po::value<std::string>()->required(), "input trace (.trace, .trace.gz, .bin, - for stdin)")
-        ("output", po::value<std::string>()->required(), "output trace (.trace, .trace.gz, .bin, - for stdout)");
-    po::positional_options_description pos;
-    pos.add("input", 1).add("output", 1);
+        ("input", po::value<std::string>()->required()->value_name("IN"), "input trace (.trace, .trace.gz, .bin, - for stdin)")
+        ("output", po::value<std::string>()->required()->value_name("OUT"), "output trace (.trace, .trace.gz, .bin, - for stdout)");
     po::variables_map vm;
-    int rc = parse_options(prog, argc, argv, opts, &pos, vm,
+    int rc = parse_options(prog, argc, argv, opts, {{"input", "IN"}, {"output", "OUT"}}, vm,
                            "iommusim trace convert IN OUT\n\n"
                            "Converts a trace between its forms, chosen by the file names:\n"
                            "  .trace text, .trace.gz gzip text, .bin binary, - text on stdin/stdout.\n"
@@ -243,11 +248,9 @@ int cmd_stats(int argc, char **argv)
     const char *prog = "iommusim trace stats";
     po::options_description opts("options");
     opts.add_options()("help,h", "print this help")
-        ("file", po::value<std::string>()->required(), "trace to summarise (.trace, .trace.gz, .bin, - for stdin)");
-    po::positional_options_description pos;
-    pos.add("file", 1);
+        ("file", po::value<std::string>()->required()->value_name("FILE"), "trace to summarise (.trace, .trace.gz, .bin, - for stdin)");
     po::variables_map vm;
-    int rc = parse_options(prog, argc, argv, opts, &pos, vm,
+    int rc = parse_options(prog, argc, argv, opts, {{"file", "FILE"}}, vm,
                            "iommusim trace stats FILE\n\n"
                            "Prints event counts per type, devices with their DMA counts, bytes and\n"
                            "footprint (distinct 4 KB IOVA pages touched), domains with mapped bytes,\n"
@@ -330,7 +333,7 @@ int cmd_stats(int argc, char **argv)
         iommu_trace_close(r);
         return EXIT_BADINPUT;
     }
-    const char *shown = iommu_trace_path(r);
+    const std::string shown = iommu_trace_path(r);
     int form = iommu_trace_form_of(path.c_str());
     iommu_trace_close(r);
 
@@ -340,7 +343,7 @@ int cmd_stats(int argc, char **argv)
         dmas += d.dmas, reads += d.reads, writes += d.writes;
         rbytes += d.read_bytes, wbytes += d.write_bytes, pages += d.pages.size();
     }
-    std::printf("trace       %s (%s)\n", shown, form == IOMMU_TRACE_BINARY ? "binary" : "text");
+    std::printf("trace       %s (%s)\n", shown.c_str(), form == IOMMU_TRACE_BINARY ? "binary" : "text");
     std::printf("events      %" PRIu64 "\n", total);
     for (unsigned t = 1; t < IOMMU_EV_NTYPES; t++)
         if (per_type[t])
@@ -422,15 +425,15 @@ int cmd_gen_window(int argc, char **argv)
     const char *prog = "iommusim trace gen window";
     po::options_description opts("options");
     opts.add_options()("help,h", "print this help")
-        ("window", po::value<std::string>()->required(), "window size in bytes (K/M/G suffixes: 256K, 64M)")
-        ("size", po::value<std::string>()->required(), "bytes per DMA: a power of two <= the window")
-        ("count", po::value<std::string>()->required(), "number of DMAs (>= 1)")
-        ("page", po::value<std::string>()->default_value("4K"), "page size of the mapping: 4K, 2M or 1G")
-        ("op", po::value<std::string>()->default_value("read"), "read (device reads memory) or write")
-        ("seed", po::value<std::string>()->default_value("1"), "PRNG seed")
-        ("output,o", po::value<std::string>()->required(), "output trace (.trace, .trace.gz, .bin, - for stdout)");
+        ("window", po::value<std::string>()->required()->value_name("BYTES"), "window size in bytes (K/M/G suffixes: 256K, 64M)")
+        ("size", po::value<std::string>()->required()->value_name("BYTES"), "bytes per DMA: a power of two <= the window")
+        ("count", po::value<std::string>()->required()->value_name("N"), "number of DMAs (>= 1)")
+        ("page", po::value<std::string>()->default_value("4K")->value_name("SIZE"), "page size of the mapping: 4K, 2M or 1G")
+        ("op", po::value<std::string>()->default_value("read")->value_name("OP"), "read (device reads memory) or write")
+        ("seed", po::value<std::string>()->default_value("1")->value_name("S"), "PRNG seed")
+        ("output,o", po::value<std::string>()->required()->value_name("FILE"), "output trace (.trace, .trace.gz, .bin, - for stdout)");
     po::variables_map vm;
-    int rc = parse_options(prog, argc, argv, opts, nullptr, vm,
+    int rc = parse_options(prog, argc, argv, opts, {}, vm,
                            "iommusim trace gen window --window BYTES --size BYTES --count N\n"
                            "          [--page 4K|2M|1G] [--op read|write] [--seed S] -o FILE\n\n"
                            "Attaches device 01:00.0 to domain 1 (second level), maps the window\n"

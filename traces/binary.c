@@ -228,7 +228,7 @@ static inline uint64_t get_varint(struct cur *c)
     return 0;
 }
 
-static int fail(char *reason, size_t size, const char *fmt, ...)
+static int dfail(char *reason, size_t size, const char *fmt, ...)
 {
     if (reason && size) {
         va_list ap;
@@ -245,7 +245,7 @@ static bool fits(uint64_t v, uint64_t max, const char *ev, const char *key, char
 {
     if (v <= max)
         return true;
-    fail(reason, size, "%s: %s %llu out of range (max %llu)", ev, key, (unsigned long long)v,
+    dfail(reason, size, "%s: %s %llu out of range (max %llu)", ev, key, (unsigned long long)v,
          (unsigned long long)max);
     return false;
 }
@@ -365,18 +365,18 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
         if (c.short_)
             return 0;
         if (c.bad)
-            return fail(reason, size, "end record: bad varint");
+            return dfail(reason, size, "end record: bad varint");
         iommu_trace_event_init(ev, 0);
         ev->len = count;
         return (long)(c.p - p);
     }
     const char *en = iommu_ev_name(type);
     if (!en)
-        return fail(reason, size, "unknown event type 0x%02x", (unsigned)type);
+        return dfail(reason, size, "unknown event type 0x%02x", (unsigned)type);
     iommu_trace_event_init(ev, type);
     uint8_t flags = get_u8(&c);
     if (flags & ~IOMMU_EVF_ALL)
-        return c.short_ ? 0 : fail(reason, size, "%s: undefined flag bits 0x%02x", en,
+        return c.short_ ? 0 : dfail(reason, size, "%s: undefined flag bits 0x%02x", en,
                                    (unsigned)flags);
     ev->flags = flags;
     uint64_t time = 0, v;
@@ -417,7 +417,7 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
         ev->len = get_varint(&c);
         uint8_t attr = get_u8(&c);
         if (!c.short_ && (attr & 0x80 || ((attr >> 3) & 3) == 3))
-            return fail(reason, size, "map: bad attribute byte 0x%02x", (unsigned)attr);
+            return dfail(reason, size, "map: bad attribute byte 0x%02x", (unsigned)attr);
         ev->access = attr & 7;
         ev->page_shift = (uint8_t)(((attr >> 3) & 3) == 0   ? IOMMU_PAGE_SHIFT_4K
                                    : ((attr >> 3) & 3) == 1 ? IOMMU_PAGE_SHIFT_2M
@@ -437,7 +437,7 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
         ev->sid = get_u16(&c);
         uint8_t attr = get_u8(&c);
         if (!c.short_ && (attr & 0xC0))
-            return fail(reason, size, "dma: bad attribute byte 0x%02x", (unsigned)attr);
+            return dfail(reason, size, "dma: bad attribute byte 0x%02x", (unsigned)attr);
         ev->access = attr & 0xF;
         ev->ats = (attr >> 4) & 3;
         ev->iova = st->prev_iova + unzigzag(get_varint(&c));
@@ -456,7 +456,7 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
             return 0;
         const struct iommu_inv_fields *f = iommu_trace_inv_fields(ev->inv_type);
         if (!f)
-            return fail(reason, size, "inv: unknown type %u", (unsigned)ev->inv_type);
+            return dfail(reason, size, "inv: unknown type %u", (unsigned)ev->inv_type);
         unsigned any = (unsigned)(f->need | f->opt);
         if (any & IOMMU_INVF_DID) {
             v = get_varint(&c);
@@ -511,7 +511,7 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
     if (c.short_)
         return 0;
     if (c.bad)
-        return fail(reason, size, "%s: bad varint (longer than 64 bits)", en);
+        return dfail(reason, size, "%s: bad varint (longer than 64 bits)", en);
     if (iommu_trace_event_check(ev, reason, size))
         return -1;
     /* commit the delta state only for a whole, valid record */

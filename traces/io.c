@@ -214,14 +214,14 @@ static int check_bin_header(iommu_trace_reader_t *r)
     return 0;
 }
 
-static iommu_trace_reader_t *reader_new(int form, const char *name,
+static iommu_trace_reader_t *reader_new(int form, const char *name, size_t cap,
                                         struct iommu_trace_error *err)
 {
     iommu_trace_reader_t *r = calloc(1, sizeof *r);
     if (r) {
         r->form = form;
         r->path = dupstr(name);
-        r->cap = BUF_SIZE;
+        r->cap = cap;
         r->buf = malloc(r->cap);
     }
     if (!r || !r->path || !r->buf) {
@@ -252,7 +252,7 @@ iommu_trace_reader_t *iommu_trace_open(const char *path, struct iommu_trace_erro
         return NULL;
     }
     bool in = !strcmp(path, "-");
-    iommu_trace_reader_t *r = reader_new(form, in ? "<stdin>" : path, err);
+    iommu_trace_reader_t *r = reader_new(form, in ? "<stdin>" : path, BUF_SIZE, err);
     if (!r)
         return NULL;
     if (form == IOMMU_TRACE_TEXT) {
@@ -294,7 +294,12 @@ iommu_trace_reader_t *iommu_trace_open_mem(const void *data, size_t size,
         seterr(err, "%s: unknown trace form %d", name, (int)form);
         return NULL;
     }
-    iommu_trace_reader_t *r = reader_new(form, name, err);
+    /* a small trace in memory needs no 1 MiB buffer: all of it fits, plus one byte so a
+     * full buffer never stops the reader before it sees the end */
+    size_t cap = BUF_SIZE;
+    if (size + 1 < cap)
+        cap = size + 1 < IOMMU_TRACE_BIN_MAXREC ? IOMMU_TRACE_BIN_MAXREC : size + 1;
+    iommu_trace_reader_t *r = reader_new(form, name, cap, err);
     if (!r)
         return NULL;
     r->src = SRC_MEM;

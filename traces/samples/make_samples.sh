@@ -1,0 +1,16 @@
+#!/bin/sh
+# make_samples.sh — regenerates every sample trace in this folder, deterministically (the
+# same commands always write the same bytes; tests/sim/trace_cli_test.cpp checks that).
+# Usage: traces/samples/make_samples.sh [path/to/iommusim]   (default: build/iommusim)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${1:-$here/../../build/iommusim}
+
+# pcie-bench window pattern: 256 KB window, 64 B reads, 4 KB pages (fits a typical IOTLB)
+"$bin" trace gen window --window 256K --size 64 --count 20000 --page 4K --op read --seed 1 \
+    -o "$here/window-256k-64b.trace"
+# 64 MB window of 2 MB pages, 512 B writes (32 pages: the 2M-page IOTLB reach question)
+"$bin" trace gen window --window 64M --size 512 --count 20000 --page 2M --op write --seed 1 \
+    -o "$here/window-64m-2m.bin"
+# the bundled multi-device sample
+python3 "$here/make_default.py" "$here/default.trace"

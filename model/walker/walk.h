@@ -20,6 +20,7 @@
 
 #include "../common/fault_codes.h"
 #include "../iotlb/pwc.h"
+#include "formats.h" /* entry formats and the scalable-mode fault reasons (0x30+) */
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,10 +41,13 @@ struct iommu_walk_params {
     uint8_t haw;           /* host address width: table/page addresses must be below   */
     bool sl_2m, sl_1g;     /* second-level large pages supported (CAP.SLLPS)           */
     bool fl_1g;            /* first-level 1 GB pages supported (CAP.FL1GP)             */
-    bool x_enabled;        /* execute requests checked (SLEE/NXE)                      */
+    bool x_enabled;        /* execute requests checked (SLEE/NXE): SL X bits and FL XD
+                              remove X; when false X is always granted (XD is never
+                              treated as a reserved bit by the walk)                   */
     iommu_did_t did;       /* tags for the paging-structure caches                     */
     iommu_pasid_t pasid;
-    bool scalable;         /* record scalable-mode fault reasons (0x30+, formats.h)    */
+    bool scalable;         /* record scalable-mode fault reasons (0x30+, formats.h);
+                              false: legacy reasons 0x4-0x7, 0xC (docs/models/walker.md) */
 };
 
 enum iommu_walk_rc { IOMMU_WALK_NEED_READ = 0, IOMMU_WALK_DONE = 1, IOMMU_WALK_FAULT = 2 };

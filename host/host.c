@@ -936,6 +936,8 @@ enum iommu_status iommu_host_unmap(iommu_host_t *h, iommu_did_t did, uint64_t io
 static enum iommu_status sw_translate(const iommu_host_t *h, const struct stage *s, uint64_t in,
                                       uint64_t *out, iommu_perm_t *perm, unsigned *shift)
 {
+    if (in >= input_limit(s))
+        return IOMMU_ERR_NOTFOUND; /* the host maps nothing there */
     const struct probe pr = descend(h, s, in, 1);
     if (!pr.found || !pte_present(s->format, pr.v) || !iommu_vtd_pte_is_leaf(pr.v, pr.level))
         return IOMMU_ERR_NOTFOUND;

@@ -249,6 +249,17 @@ TEST_F(HostTest, HostLegacyAlignmentWidthAndArgumentChecks)
               IOMMU_OK);
     EXPECT_EQ(dma(DEV, IOMMU_PASID_NONE, (1ull << 48) - 1, R), 0);
     EXPECT_EQ(w.pa, (1ull << 46) - 1);
+    uint64_t pa;
+    iommu_perm_t perm;
+    unsigned shift;
+    EXPECT_EQ(iommu_host_translate(h, 1, (1ull << 48) - 1, 0, &pa, &perm, &shift), IOMMU_OK);
+    EXPECT_EQ(pa, (1ull << 46) - 1);
+    /* beyond the width the index bits would wrap onto the same entry: not a translation */
+    EXPECT_EQ(iommu_host_translate(h, 1, (2ull << 48) - 1, 0, &pa, &perm, &shift),
+              IOMMU_ERR_NOTFOUND);
+    EXPECT_EQ(iommu_host_translate(h, 1, 0x1000, 1, &pa, &perm, &shift), IOMMU_ERR_INVAL);
+    EXPECT_EQ(iommu_host_translate(h, 1, 0x1000, 3, &pa, &perm, &shift), IOMMU_ERR_INVAL);
+    EXPECT_EQ(iommu_host_translate(h, 77, 0x1000, 0, &pa, &perm, &shift), IOMMU_ERR_NOTFOUND);
     /* pass-through domains have no tables to map into */
     ASSERT_EQ(iommu_host_attach(h, IOMMU_SID(3, 1, 0), IOMMU_PASID_NONE, 2, IOMMU_MODE_PT),
               IOMMU_OK);

@@ -14,6 +14,7 @@ static void usage(FILE *out)
         "commands:\n"
         "  replay --functional   untimed replay of a trace through the C core\n"
         "  info                  decode the modelled unit's capability registers\n"
+        "  config                list every config key, or resolve a preset\n"
         "  trace convert|stats|gen\n"
         "                        convert, inspect and generate traces\n"
         "\n"
@@ -35,6 +36,8 @@ int cli_main(int argc, char **argv)
         return cmd_replay(argc - 1, argv + 1);
     if (!std::strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!std::strcmp(cmd, "config"))
+        return cmd_config(argc - 1, argv + 1);
     if (!std::strcmp(cmd, "trace"))
         return cmd_trace(argc - 1, argv + 1);
     if (!std::strcmp(cmd, "-h") || !std::strcmp(cmd, "--help") || !std::strcmp(cmd, "help")) {

@@ -12,6 +12,7 @@ int cli_main(int argc, char **argv);
 // Sub-commands; argv[0] is the sub-command's name.
 int cmd_replay(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_trace(int argc, char **argv); // sim/trace_cmd.cpp: convert, stats, gen
 
 } // namespace iommusim

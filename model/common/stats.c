@@ -11,6 +11,16 @@
 
 #define CHUNK 256u
 
+/* strdup is POSIX, not C11. */
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
 struct chunk {
     struct chunk *next;
     uint32_t used;
@@ -68,8 +78,8 @@ static struct iommu_stat_info *add_entry(iommu_stats_t *st, const char *name, co
     }
     struct iommu_stat_info *e = &st->info[st->n];
     memset(e, 0, sizeof *e);
-    e->name = strdup(name);
-    e->desc = strdup(desc ? desc : "");
+    e->name = dup_str(name);
+    e->desc = dup_str(desc ? desc : "");
     if (!e->name || !e->desc) {
         free((char *)e->name);
         free((char *)e->desc);

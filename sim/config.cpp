@@ -1,0 +1,442 @@
+// config.cpp — the key schema and the preset/--set loader (see config.h).
+#include "sim/config.h"
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+using nlohmann::json;
+
+namespace iommusim {
+
+bool parse_int(const std::string &s0, int64_t *out)
+{
+    std::string s = s0;
+    if (s.empty())
+        return false;
+    int64_t mult = 1;
+    switch (s.back()) {
+    case 'K': case 'k': mult = 1LL << 10; break;
+    case 'M': case 'm': mult = 1LL << 20; break;
+    case 'G': case 'g': mult = 1LL << 30; break;
+    case 'T': case 't': mult = 1LL << 40; break;
+    default: break;
+    }
+    if (mult != 1)
+        s.pop_back();
+    if (s.empty() || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+        return false;
+    errno = 0;
+    char *end = nullptr;
+    unsigned long long v = std::strtoull(s.c_str(), &end, 0);
+    if (errno || *end || v > (unsigned long long)(INT64_MAX / mult))
+        return false;
+    *out = (int64_t)v * mult;
+    return true;
+}
+
+namespace {
+
+KeySpec boolkey(const std::string &k, const std::string &desc, bool CoreConfig::*top)
+{
+    KeySpec s{k, KeyType::Bool, 0, 1, {}, desc, nullptr, nullptr};
+    s.get = [top](const CoreConfig &c) { return json(c.*top); };
+    s.set = [top](CoreConfig &c, const json &v) { c.*top = v.get<bool>(); };
+    return s;
+}
+
+KeySpec ubool(const std::string &k, const std::string &desc, bool iommu_cfg::*f)
+{
+    KeySpec s{k, KeyType::Bool, 0, 1, {}, desc, nullptr, nullptr};
+    s.get = [f](const CoreConfig &c) { return json(c.unit.*f); };
+    s.set = [f](CoreConfig &c, const json &v) { c.unit.*f = v.get<bool>(); };
+    return s;
+}
+
+template <typename T, typename S>
+KeySpec intkey(const std::string &k, int64_t lo, int64_t hi, const std::string &desc, T S::*f,
+               S CoreConfig::*sub)
+{
+    KeySpec s{k, KeyType::Int, lo, hi, {}, desc, nullptr, nullptr};
+    s.get = [f, sub](const CoreConfig &c) { return json((int64_t)((c.*sub).*f)); };
+    s.set = [f, sub](CoreConfig &c, const json &v) { (c.*sub).*f = (T)v.get<int64_t>(); };
+    return s;
+}
+
+// The four keys of one generic cache, addressed through an accessor.
+void cache_keys(std::vector<KeySpec> &v, const std::string &prefix, const std::string &what,
+                std::function<iommu_cache_cfg &(CoreConfig &)> acc)
+{
+    auto cacc = [acc](const CoreConfig &c) -> const iommu_cache_cfg & {
+        return acc(const_cast<CoreConfig &>(c));
+    };
+    KeySpec e{prefix + ".entries", KeyType::Int, 0, 1 << 20, {},
+              what + ": number of entries (0 = absent)", nullptr, nullptr};
+    e.get = [cacc](const CoreConfig &c) { return json((int64_t)cacc(c).entries); };
+    e.set = [acc](CoreConfig &c, const json &x) { acc(c).entries = (uint32_t)x.get<int64_t>(); };
+    v.push_back(e);
+    KeySpec w{prefix + ".ways", KeyType::Int, 0, 1 << 20, {},
+              what + ": associativity; 0 = fully associative (ways = entries)", nullptr, nullptr};
+    w.get = [cacc](const CoreConfig &c) {
+        const iommu_cache_cfg &cc = cacc(c);
+        return json((int64_t)(cc.ways == cc.entries ? 0 : cc.ways));
+    };
+    w.set = [acc](CoreConfig &c, const json &x) { acc(c).ways = (uint32_t)x.get<int64_t>(); };
+    v.push_back(w);
+    KeySpec p{prefix + ".policy", KeyType::String, 0, 0, {"lru", "plru", "tree-plru", "fifo", "random"},
+              what + ": replacement policy", nullptr, nullptr};
+    p.get = [cacc](const CoreConfig &c) { return json(std::string(cacc(c).policy)); };
+    p.set = [acc](CoreConfig &c, const json &x) {
+        std::string s = x.get<std::string>();
+        iommu_cache_cfg &cc = acc(c);
+        std::snprintf(cc.policy, sizeof cc.policy, "%s", s.c_str());
+    };
+    v.push_back(p);
+    KeySpec sd{prefix + ".seed", KeyType::Int, 0, INT64_MAX, {},
+               what + ": seed of the random policy", nullptr, nullptr};
+    sd.get = [cacc](const CoreConfig &c) { return json((int64_t)cacc(c).seed); };
+    sd.set = [acc](CoreConfig &c, const json &x) { acc(c).seed = (uint64_t)x.get<int64_t>(); };
+    v.push_back(sd);
+}
+
+std::vector<KeySpec> build_schema()
+{
+    std::vector<KeySpec> v;
+    using U = iommu_cfg;
+    auto U_ = &CoreConfig::unit;
+    auto H_ = &CoreConfig::host;
+    // --- architecture (CAP/ECAP) ---
+    v.push_back(ubool("iommu.scalable_mode", "scalable-mode tables (RTADDR.TTM, ECAP.SMTS); false = legacy mode", &U::scalable_mode));
+    v.push_back(ubool("iommu.translation_enabled", "DMA remapping enabled (GSTS.TES); false passes DMA untranslated", &U::translation_enabled));
+    v.push_back(intkey("iommu.mgaw", 30, 64, "maximum guest address width in bits (CAP.MGAW)", &U::mgaw, U_));
+    v.push_back(intkey("iommu.haw", 32, 52, "host address width in bits: table and page addresses must lie below 2^haw", &U::haw, U_));
+    {
+        KeySpec s{"iommu.sagaw", KeyType::IntList, 3, 5, {},
+                  "page-table depths supported (CAP.SAGAW): list of 3, 4, 5 levels", nullptr, nullptr};
+        s.get = [](const CoreConfig &c) {
+            json a = json::array();
+            for (int l = 3; l <= 5; l++)
+                if (c.unit.sagaw & (1u << (l - 2)))
+                    a.push_back(l);
+            return a;
+        };
+        s.set = [](CoreConfig &c, const json &x) {
+            uint8_t m = 0;
+            for (auto &e : x)
+                m |= (uint8_t)(1u << (e.get<int64_t>() - 2));
+            c.unit.sagaw = m;
+        };
+        v.push_back(s);
+    }
+    v.push_back(ubool("iommu.sllps_2m", "second-level 2 MB pages (CAP.SLLPS bit 0)", &U::sllps_2m));
+    v.push_back(ubool("iommu.sllps_1g", "second-level 1 GB pages (CAP.SLLPS bit 1)", &U::sllps_1g));
+    v.push_back(ubool("iommu.fl_1g", "first-level 1 GB pages (CAP.FL1GP)", &U::fl_1g));
+    v.push_back(ubool("iommu.fl_5level", "first-level 5-level paging (CAP.FL5LP)", &U::fl_5level));
+    v.push_back(intkey("iommu.nd", 0, 6, "number of domains: 4 + 2*nd domain-id bits (CAP.ND)", &U::nd, U_));
+    v.push_back(intkey("iommu.nfr", 1, 256, "number of fault-recording registers (CAP.NFR + 1)", &U::nfr, U_));
+    v.push_back(intkey("iommu.fro", 0, 0x3FF0, "fault-recording register offset in bytes (CAP.FRO * 16)", &U::fro, U_));
+    v.push_back(intkey("iommu.iro", 0, 0x3FF0, "IOTLB register offset in bytes (ECAP.IRO * 16)", &U::iro, U_));
+    v.push_back(intkey("iommu.mamv", 0, 63, "maximum address-mask value of page-selective invalidation (CAP.MAMV)", &U::mamv, U_));
+    v.push_back(ubool("iommu.caching_mode", "caching mode: not-present entries may be cached (CAP.CM)", &U::caching_mode));
+    v.push_back(ubool("iommu.rwbf", "required write-buffer flushing (CAP.RWBF)", &U::rwbf));
+    v.push_back(ubool("iommu.psi", "page-selective invalidation (CAP.PSI)", &U::psi));
+    v.push_back(ubool("iommu.zlr", "zero-length reads (CAP.ZLR)", &U::zlr));
+    v.push_back(ubool("iommu.plmr", "protected low-memory region (CAP.PLMR; reported, not modelled)", &U::plmr));
+    v.push_back(ubool("iommu.phmr", "protected high-memory region (CAP.PHMR; reported, not modelled)", &U::phmr));
+    v.push_back(ubool("iommu.dwd", "write draining (CAP.DWD)", &U::dwd));
+    v.push_back(ubool("iommu.drd", "read draining (CAP.DRD)", &U::drd));
+    v.push_back(ubool("iommu.pi", "posted interrupts (CAP.PI)", &U::pi));
+    v.push_back(ubool("iommu.coherent", "page-walk coherency (ECAP.C)", &U::coherent));
+    v.push_back(ubool("iommu.qi", "queued invalidation (ECAP.QI)", &U::qi));
+    v.push_back(ubool("iommu.dev_tlb", "device-TLBs / ATS (ECAP.DT); context TT=1 allowed", &U::dev_tlb));
+    v.push_back(ubool("iommu.ir", "interrupt remapping (ECAP.IR)", &U::ir));
+    v.push_back(ubool("iommu.eim", "extended interrupt mode, x2APIC (ECAP.EIM)", &U::eim));
+    v.push_back(ubool("iommu.pass_through", "pass-through translation type allowed (ECAP.PT)", &U::pass_through));
+    v.push_back(ubool("iommu.snoop_control", "snoop control (ECAP.SC)", &U::snoop_control));
+    v.push_back(ubool("iommu.nested", "nested translation (ECAP.NEST; scalable mode)", &U::nested));
+    v.push_back(ubool("iommu.pasid", "PASID support (ECAP.PASID)", &U::pasid));
+    v.push_back(ubool("iommu.fl", "first-level translation (ECAP.FLTS; scalable mode)", &U::fl));
+    v.push_back(ubool("iommu.sl", "second-level translation (ECAP.SLTS; always on in legacy mode)", &U::sl));
+    v.push_back(intkey("iommu.pasid_bits", 1, 20, "PASID width in bits (ECAP.PSS + 1)", &U::pasid_bits, U_));
+    v.push_back(intkey("iommu.mhmv", 0, 15, "maximum interrupt handle mask value (ECAP.MHMV)", &U::mhmv, U_));
+    // --- caches ---
+    cache_keys(v, "iotlb", "IOTLB (unified; with iotlb.split the 4 KB-page IOTLB)",
+               [](CoreConfig &c) -> iommu_cache_cfg & { return c.unit.iotlb.c4k; });
+    {
+        KeySpec s{"iotlb.split", KeyType::Bool, 0, 1, {},
+                  "separate IOTLBs per page size (iotlb, iotlb_2m, iotlb_1g) instead of one unified IOTLB",
+                  nullptr, nullptr};
+        s.get = [](const CoreConfig &c) { return json(c.unit.iotlb.split); };
+        s.set = [](CoreConfig &c, const json &x) { c.unit.iotlb.split = x.get<bool>(); };
+        v.push_back(s);
+    }
+    cache_keys(v, "iotlb_2m", "2 MB-page IOTLB (iotlb.split only)",
+               [](CoreConfig &c) -> iommu_cache_cfg & { return c.unit.iotlb.c2m; });
+    cache_keys(v, "iotlb_1g", "1 GB-page IOTLB (iotlb.split only)",
+               [](CoreConfig &c) -> iommu_cache_cfg & { return c.unit.iotlb.c1g; });
+    cache_keys(v, "context_cache", "context cache (tag: source-id)",
+               [](CoreConfig &c) -> iommu_cache_cfg & { return c.unit.context_cache; });
+    cache_keys(v, "pasid_cache", "PASID cache (scalable mode; tag: source-id, PASID)",
+               [](CoreConfig &c) -> iommu_cache_cfg & { return c.unit.pasid_cache; });
+    const char *lv[] = {"pde", "pdpe", "pml4e", "pml5e"};
+    const char *lvd[] = {"PDE cache (entries pointing to page tables; reach 2 MB)",
+                         "PDPE cache (reach 1 GB)", "PML4E cache (reach 512 GB)",
+                         "PML5E cache (reach 256 TB; 5-level tables)"};
+    for (int l = 0; l < IOMMU_PWC_NLEVELS; l++)
+        cache_keys(v, std::string("pwc.") + lv[l], lvd[l],
+                   [l](CoreConfig &c) -> iommu_cache_cfg & { return c.unit.pwc.level[l]; });
+    // --- host ---
+    v.push_back(intkey("host.sl_levels", 3, 5, "depth of the second-level tables the host builds (3 = 39-bit, 4 = 48-bit, 5 = 57-bit)", &iommu_host_cfg::sl_levels, H_));
+    v.push_back(intkey("host.fl_levels", 4, 5, "depth of the first-level tables the host builds", &iommu_host_cfg::fl_levels, H_));
+    v.push_back(intkey("host.table_base", 0, (1LL << 52) - 1, "physical base of the region holding IOMMU tables", &iommu_host_cfg::table_base, H_));
+    v.push_back(intkey("host.table_size", 1 << 12, 1LL << 44, "bytes of that region", &iommu_host_cfg::table_size, H_));
+    v.push_back(intkey("host.guest_table_base", 0, (1LL << 52) - 1, "guest-physical base of first-level tables of nested domains", &iommu_host_cfg::guest_table_base, H_));
+    v.push_back(boolkey("host.service_faults", "the host's fault handler reads and clears fault records after every DMA (false: records fill up and overflow)", &CoreConfig::service_faults));
+    return v;
+}
+
+std::string join_choices(const std::vector<std::string> &c)
+{
+    std::string s;
+    for (auto &x : c)
+        s += (s.empty() ? "" : "|") + x;
+    return s;
+}
+
+} // namespace
+
+const std::vector<KeySpec> &config_schema()
+{
+    static const std::vector<KeySpec> schema = build_schema();
+    return schema;
+}
+
+const KeySpec *config_find(const std::string &key)
+{
+    for (auto &k : config_schema())
+        if (k.key == key)
+            return &k;
+    return nullptr;
+}
+
+Config::Config()
+{
+    iommu_cfg_default(&cfg_.unit);
+    iommu_host_cfg_default(&cfg_.host);
+    cfg_.service_faults = true;
+}
+
+// Checks the JSON value against the key's type and range and converts strings ("0x1000",
+// "16K", "true") where the type asks for it. Throws InputError.
+static json coerce(const KeySpec &k, const json &v, const std::string &where)
+{
+    auto bad = [&](const std::string &why) -> InputError {
+        return InputError(where + ": " + k.key + ": " + why);
+    };
+    auto to_int = [&](const json &x) -> int64_t {
+        int64_t n;
+        if (x.is_number_integer())
+            n = x.get<int64_t>();
+        else if (x.is_number_unsigned() && x.get<uint64_t>() <= (uint64_t)INT64_MAX)
+            n = (int64_t)x.get<uint64_t>();
+        else if (x.is_string() && parse_int(x.get<std::string>(), &n))
+            ;
+        else
+            throw bad("expected an integer, got " + x.dump());
+        if (n < k.min || n > k.max)
+            throw bad(std::to_string(n) + " is out of range [" + std::to_string(k.min) + ", " +
+                      std::to_string(k.max) + "]");
+        return n;
+    };
+    switch (k.type) {
+    case KeyType::Bool:
+        if (v.is_boolean())
+            return v;
+        if (v.is_string()) {
+            std::string s = v.get<std::string>();
+            if (s == "true" || s == "1" || s == "yes" || s == "on")
+                return true;
+            if (s == "false" || s == "0" || s == "no" || s == "off")
+                return false;
+        }
+        throw bad("expected true or false, got " + v.dump());
+    case KeyType::Int:
+        return to_int(v);
+    case KeyType::String: {
+        if (!v.is_string())
+            throw bad("expected a string, got " + v.dump());
+        std::string s = v.get<std::string>();
+        if (!k.choices.empty()) {
+            bool ok = false;
+            for (auto &c : k.choices)
+                ok = ok || c == s;
+            if (!ok)
+                throw bad("'" + s + "' is not one of " + join_choices(k.choices));
+        }
+        return v;
+    }
+    case KeyType::IntList: {
+        json arr = json::array();
+        if (v.is_array()) {
+            for (auto &e : v)
+                arr.push_back(to_int(e));
+        } else if (v.is_string()) {
+            std::stringstream ss(v.get<std::string>());
+            std::string item;
+            while (std::getline(ss, item, ','))
+                arr.push_back(to_int(json(item)));
+        } else {
+            arr.push_back(to_int(v));
+        }
+        if (arr.empty())
+            throw bad("expected a non-empty list");
+        return arr;
+    }
+    }
+    return v;
+}
+
+void Config::set_json(const std::string &key, const json &v, const std::string &where)
+{
+    const KeySpec *k = config_find(key);
+    if (!k)
+        throw InputError(where + ": unknown config key '" + key + "'");
+    k->set(cfg_, coerce(*k, v, where));
+}
+
+static void flatten(const json &j, const std::string &prefix, std::vector<std::pair<std::string, json>> &out)
+{
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+        if (it.value().is_object() && !config_find(key))
+            flatten(it.value(), key, out);
+        else
+            out.emplace_back(key, it.value());
+    }
+}
+
+void Config::load_file(const std::string &path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw InputError(path + ": cannot open config file");
+    json j;
+    try {
+        j = json::parse(in);
+    } catch (const json::parse_error &e) {
+        std::string what = e.what();
+        throw InputError(path + ": invalid JSON (" + what.substr(what.find(']') + 2) + ")");
+    }
+    if (!j.is_object())
+        throw InputError(path + ": a config file must hold a JSON object");
+    std::vector<std::pair<std::string, json>> kv;
+    json meta = json::object();
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (!it.key().empty() && it.key()[0] == '_')
+            meta[it.key()] = it.value();
+    json body = j;
+    for (auto it = meta.begin(); it != meta.end(); ++it)
+        body.erase(it.key());
+    flatten(body, "", kv);
+    for (auto &[key, val] : kv)
+        set_json(key, val, path);
+    if (meta.contains("_sources")) {
+        const json &s = meta["_sources"];
+        if (!s.is_object())
+            throw InputError(path + ": _sources must map config keys to citations");
+        for (auto it = s.begin(); it != s.end(); ++it) {
+            if (!config_find(it.key()))
+                throw InputError(path + ": _sources: unknown config key '" + it.key() + "'");
+            if (!it.value().is_string())
+                throw InputError(path + ": _sources: " + it.key() + ": citation must be a string");
+            sources_[it.key()] = it.value().get<std::string>();
+        }
+    }
+    preset_ = path;
+}
+
+void Config::set(const std::string &a)
+{
+    auto eq = a.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw InputError("--set " + a + ": expected key=value");
+    std::string key = a.substr(0, eq), val = a.substr(eq + 1);
+    const KeySpec *k = config_find(key);
+    if (!k)
+        throw InputError("--set: unknown config key '" + key + "'");
+    set_json(key, json(val), "--set");
+    overrides_++;
+}
+
+CoreConfig Config::core() const
+{
+    CoreConfig c = cfg_;
+    // ways = 0 means fully associative
+    auto fix = [](iommu_cache_cfg &cc) {
+        if (cc.ways == 0)
+            cc.ways = cc.entries;
+    };
+    fix(c.unit.iotlb.c4k);
+    fix(c.unit.iotlb.c2m);
+    fix(c.unit.iotlb.c1g);
+    fix(c.unit.context_cache);
+    fix(c.unit.pasid_cache);
+    for (auto &l : c.unit.pwc.level)
+        fix(l);
+    c.host.haw = c.unit.haw;
+    c.host.scalable = c.unit.scalable_mode;
+    const char *key = nullptr, *why = nullptr;
+    if (iommu_cfg_validate(&c.unit, &key, &why) != IOMMU_OK)
+        throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
+    if (iommu_host_cfg_validate(&c.host, &key, &why) != IOMMU_OK)
+        throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
+    if (!(c.unit.sagaw & (1u << (c.host.sl_levels - 2))))
+        throw InputError("config: host.sl_levels: " + std::to_string(c.host.sl_levels) +
+                         "-level tables are not in iommu.sagaw");
+    return c;
+}
+
+json Config::resolved() const
+{
+    json out = json::object();
+    for (auto &k : config_schema()) {
+        json *node = &out;
+        std::stringstream ss(k.key);
+        std::string part, last;
+        std::vector<std::string> parts;
+        while (std::getline(ss, part, '.'))
+            parts.push_back(part);
+        for (size_t i = 0; i + 1 < parts.size(); i++)
+            node = &(*node)[parts[i]];
+        (*node)[parts.back()] = k.get(cfg_);
+    }
+    return out;
+}
+
+std::string find_data_file(const std::string &rel)
+{
+    std::vector<std::string> bases = {IOMMUSIM_SOURCE_DIR};
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        std::string d(exe);
+        d = d.substr(0, d.rfind('/'));
+        bases.push_back(d + "/..");
+        bases.push_back(d + "/../share/iommusim");
+    }
+    for (auto &b : bases) {
+        std::string p = b + "/" + rel;
+        if (access(p.c_str(), R_OK) == 0)
+            return p;
+    }
+    return rel;
+}
+
+std::string default_config_path() { return find_data_file("configs/default.json"); }
+std::string default_trace_path() { return find_data_file("traces/samples/default.trace"); }
+
+} // namespace iommusim

@@ -1,0 +1,438 @@
+// replay.cpp — `iommusim replay --functional`: streams a trace through the host table
+// writer and the translation unit, applying every event in order, and reports the stats.
+#include "sim/replay.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+
+#include "sim/cli.h"
+#include "sim/report.h"
+#include "sim/sweep.h"
+#include "version.h"
+
+extern "C" {
+#include "host/host.h"
+#include "model/iommu/iommu.h"
+#include "traces/trace.h"
+}
+
+using nlohmann::json;
+namespace po = boost::program_options;
+
+namespace iommusim {
+
+namespace {
+
+template <typename T, void (*F)(T *)> struct Deleter {
+    void operator()(T *p) const { F(p); }
+};
+using PhysmemPtr = std::unique_ptr<iommu_physmem_t, Deleter<iommu_physmem_t, iommu_physmem_destroy>>;
+using StatsPtr = std::unique_ptr<iommu_stats_t, Deleter<iommu_stats_t, iommu_stats_destroy>>;
+using HostPtr = std::unique_ptr<iommu_host_t, Deleter<iommu_host_t, iommu_host_destroy>>;
+using UnitPtr = std::unique_ptr<iommu_t, Deleter<iommu_t, iommu_destroy>>;
+using ReaderPtr = std::unique_ptr<iommu_trace_reader_t, Deleter<iommu_trace_reader_t, iommu_trace_close>>;
+
+std::string hex(uint64_t v)
+{
+    char b[24];
+    std::snprintf(b, sizeof b, "0x%llx", (unsigned long long)v);
+    return b;
+}
+
+// Replay-level counters, registered in the same registry as the unit's.
+struct ReplayCounters {
+    uint64_t *ev[IOMMU_EV_NTYPES] = {};
+    uint64_t *dma_count, *dma_bytes, *dma_reads, *dma_writes, *dma_faulted, *inv_removed,
+        *faults_serviced;
+    explicit ReplayCounters(iommu_stats_t *s)
+    {
+        for (unsigned t = 1; t < IOMMU_EV_NTYPES; t++) {
+            std::string n = std::string("events.") + iommu_ev_name(t);
+            ev[t] = iommu_stats_counter(s, n.c_str(), "trace events of this type");
+        }
+        dma_count = iommu_stats_counter(s, "dma.count", "DMA events replayed");
+        dma_bytes = iommu_stats_counter(s, "dma.bytes", "bytes of DMA events replayed");
+        dma_reads = iommu_stats_counter(s, "dma.reads", "DMA events that read memory");
+        dma_writes = iommu_stats_counter(s, "dma.writes", "DMA events that write memory");
+        dma_faulted = iommu_stats_counter(s, "dma.faulted", "DMA events ended by a fault");
+        inv_removed = iommu_stats_counter(s, "inv.entries_removed",
+                                          "cache entries removed by invalidation events");
+        faults_serviced = iommu_stats_counter(s, "faults.serviced",
+                                              "fault records read and cleared by the host handler");
+        for (auto p : {dma_count, dma_bytes, dma_reads, dma_writes, dma_faulted, inv_removed,
+                       faults_serviced})
+            if (!p)
+                throw std::bad_alloc();
+    }
+};
+
+struct ChunkCtx {
+    Sweep *sweep;
+};
+
+void on_chunk(const iommu_op *op, bool faulted, void *vctx)
+{
+    auto *c = static_cast<ChunkCtx *>(vctx);
+    if (c->sweep && !faulted && op->report.iotlb_lookup)
+        c->sweep->access(op->ctx.did, op->tag_pasid, op->xlat.iova, op->xlat.page_shift);
+}
+
+class Replayer {
+public:
+    Replayer(const Config &cfg, const ReplayOptions &opt)
+        : cfg_(cfg.core()), opt_(opt), mem_(iommu_physmem_create()), stats_(iommu_stats_create())
+    {
+        if (!mem_ || !stats_)
+            throw std::bad_alloc();
+        host_.reset(iommu_host_create(&cfg_.host, mem_.get()));
+        unit_.reset(iommu_create(&cfg_.unit, mem_.get(), stats_.get()));
+        if (!host_ || !unit_)
+            throw std::runtime_error("cannot create the simulated system (out of memory?)");
+        iommu_set_root_table(unit_.get(), iommu_host_rtaddr(host_.get()));
+        rc_ = std::make_unique<ReplayCounters>(stats_.get());
+        if (!opt.sweep.empty())
+            sweep_ = std::make_unique<Sweep>(opt.sweep, cfg_.unit);
+        chunk_ctx_.sweep = sweep_.get();
+    }
+
+    ReplayResult run(const Config &cfg)
+    {
+        iommu_trace_error err{};
+        ReaderPtr rd(iommu_trace_open(opt_.trace.c_str(), &err));
+        if (!rd)
+            throw InputError(err.msg);
+        iommu_trace_event ev;
+        uint64_t events = 0, dma_seen = 0;
+        bool warm = opt_.warmup == 0;
+        auto t0 = std::chrono::steady_clock::now();
+        auto last_progress = t0;
+        int r;
+        while ((r = iommu_trace_next(rd.get(), &ev, &err)) == 1) {
+            events++;
+            if (ev.type == IOMMU_EV_DMA && !warm && dma_seen == opt_.warmup) {
+                iommu_stats_reset(stats_.get());
+                if (sweep_)
+                    sweep_->reset_counts();
+                warm = true;
+            }
+            apply(ev, rd.get());
+            if (ev.type == IOMMU_EV_DMA)
+                dma_seen++;
+            if (opt_.progress && (events & 0xFFFFF) == 0) {
+                auto now = std::chrono::steady_clock::now();
+                double el = std::chrono::duration<double>(now - t0).count();
+                if (std::chrono::duration<double>(now - last_progress).count() >= 1.0 && el > 2.0) {
+                    std::fprintf(stderr, "\r%s events, %.1f M translations/s   ",
+                                 group_digits(events).c_str(),
+                                 (double)counter(stats_.get(), "translations") / el / 1e6);
+                    last_progress = now;
+                }
+            }
+        }
+        if (r < 0)
+            throw InputError(err.msg);
+        auto t1 = std::chrono::steady_clock::now();
+        if (opt_.progress)
+            std::fprintf(stderr, "\r%60s\r", "");
+        if (!warm)
+            throw InputError(opt_.trace + ": --warmup " + std::to_string(opt_.warmup) +
+                             " is not below the trace's " + std::to_string(dma_seen) +
+                             " DMA events");
+        ReplayResult res;
+        res.wall_s = std::chrono::duration<double>(t1 - t0).count();
+        res.translations = counter(stats_.get(), "translations");
+        res.stats = make_json(cfg, events);
+        res.summary = make_summary(cfg, events, res.wall_s);
+        return res;
+    }
+
+private:
+    [[noreturn]] void bad(const iommu_trace_reader_t *rd, const std::string &why)
+    {
+        throw InputError(std::string(iommu_trace_path(rd)) + ":" +
+                         std::to_string(iommu_trace_position(rd)) + ": " + why);
+    }
+
+    void check(enum iommu_status st, const iommu_trace_reader_t *rd, const std::string &what)
+    {
+        if (st != IOMMU_OK)
+            bad(rd, what + ": " + iommu_status_str(st));
+    }
+
+    void apply(const iommu_trace_event &ev, const iommu_trace_reader_t *rd)
+    {
+        (*rc_->ev[ev.type])++;
+        iommu_host_t *h = host_.get();
+        const iommu_pasid_t pasid = (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE;
+        switch (ev.type) {
+        case IOMMU_EV_ATTACH:
+            if (ev.flags & IOMMU_EVF_ALIAS)
+                check(iommu_host_set_alias(h, ev.sid, ev.alias), rd, "attach: alias");
+            check(iommu_host_attach(h, ev.sid, pasid, ev.did, ev.mode), rd,
+                  "attach " + sid_str(ev.sid) + " to domain " + std::to_string(ev.did));
+            break;
+        case IOMMU_EV_DETACH:
+            check(iommu_host_detach(h, ev.sid, pasid), rd, "detach " + sid_str(ev.sid));
+            break;
+        case IOMMU_EV_MAP:
+            check(iommu_host_map(h, ev.did, ev.iova, ev.pa, ev.len, ev.access, ev.page_shift,
+                                 ev.stage),
+                  rd, "map domain " + std::to_string(ev.did) + " iova " + hex(ev.iova) + " len " + hex(ev.len));
+            break;
+        case IOMMU_EV_UNMAP: {
+            uint64_t done = 0;
+            check(iommu_host_unmap(h, ev.did, ev.iova, ev.len, ev.stage, &done), rd,
+                  "unmap domain " + std::to_string(ev.did) + " iova " + hex(ev.iova) + " len " + hex(ev.len));
+            break;
+        }
+        case IOMMU_EV_DMA:
+            dma(ev, pasid);
+            break;
+        case IOMMU_EV_INV:
+            *rc_->inv_removed += invalidate(ev, pasid);
+            break;
+        default: /* msi, irte, sched: counted; modelled from the interrupt issue on */
+            break;
+        }
+    }
+
+    void dma(const iommu_trace_event &ev, iommu_pasid_t pasid)
+    {
+        iommu_req req;
+        req.sid = iommu_host_requester_id(host_.get(), ev.sid);
+        req.pasid = pasid;
+        req.iova = ev.iova;
+        req.len = ev.len;
+        req.access = ev.access;
+        (*rc_->dma_count)++;
+        *rc_->dma_bytes += ev.len;
+        if (ev.access & IOMMU_ACC_W)
+            (*rc_->dma_writes)++;
+        else
+            (*rc_->dma_reads)++;
+        iommu_translate_functional(unit_.get(), &op_, &req, on_chunk, &chunk_ctx_);
+        if (op_.remaining || op_.fault_reason || op_.fault_recorded) {
+            // ended early by a fault (remaining bytes dropped) or blocked
+        }
+        if (op_.fault_recorded || op_.fault_reason) {
+            (*rc_->dma_faulted)++;
+            if (cfg_.service_faults)
+                *rc_->faults_serviced += iommu_fault_service(unit_.get(), nullptr, nullptr);
+        }
+    }
+
+    uint64_t invalidate(const iommu_trace_event &ev, iommu_pasid_t pasid)
+    {
+        iommu_t *u = unit_.get();
+        uint64_t n = 0;
+        switch (ev.inv_type) {
+        case IOMMU_INV_CC_GLOBAL: n = iommu_inv_context_global(u); break;
+        case IOMMU_INV_CC_DOMAIN: n = iommu_inv_context_domain(u, ev.did); break;
+        case IOMMU_INV_CC_DEVICE: n = iommu_inv_context_device(u, ev.sid); break;
+        case IOMMU_INV_IOTLB_GLOBAL: n = iommu_inv_iotlb_global(u); break;
+        case IOMMU_INV_IOTLB_DOMAIN: n = iommu_inv_iotlb_domain(u, ev.did); break;
+        case IOMMU_INV_IOTLB_PAGE:
+            n = iommu_inv_iotlb_page(u, ev.did, ev.iova, ev.am, (ev.flags & IOMMU_EVF_IH) != 0);
+            break;
+        case IOMMU_INV_PASID_IOTLB: n = iommu_inv_pasid_iotlb(u, ev.did, pasid); break;
+        case IOMMU_INV_PASID_CACHE: n = iommu_inv_pasid_cache(u, ev.did, pasid); break;
+        default: break; /* device-TLB, IEC, wait: nothing to drop in this model yet */
+        }
+        if (sweep_)
+            sweep_->invalidate(ev.inv_type, ev.did, pasid, ev.iova, ev.am);
+        return n;
+    }
+
+    static std::string sid_str(iommu_sid_t sid)
+    {
+        char b[8];
+        return iommu_sid_format(sid, b);
+    }
+
+    json make_json(const Config &cfg, uint64_t events)
+    {
+        json j = stats_to_json(stats_.get());
+        json out;
+        out["iommusim"] = {{"version", IOMMUSIM_VERSION}, {"git", IOMMUSIM_GIT},
+                           {"mode", "functional"}};
+        out["config"] = cfg.resolved();
+        out["run"] = {{"preset", cfg.preset()}, {"trace", opt_.trace},
+                      {"trace_events", events}, {"warmup_dma", opt_.warmup}};
+        out["counters"] = j["counters"];
+        out["histograms"] = j["histograms"];
+        const iommu_stats_t *s = stats_.get();
+        uint64_t hits = counter(s, "iotlb.hits"), misses = counter(s, "iotlb.misses");
+        uint64_t walks = counter(s, "walk.count");
+        json d;
+        d["iotlb.hit_rate"] = hits + misses ? (double)hits / (double)(hits + misses) : 0.0;
+        d["walk.reads_per_walk"] = walks ? (double)counter(s, "walk.mem_reads") / (double)walks : 0.0;
+        d["walk.reads_per_translation"] =
+            counter(s, "translations") ? (double)counter(s, "walk.mem_reads") / (double)counter(s, "translations") : 0.0;
+        out["derived"] = d;
+        if (sweep_)
+            out["sweep"] = sweep_->to_json();
+        return out;
+    }
+
+    std::string make_summary(const Config &cfg, uint64_t events, double wall)
+    {
+        const iommu_stats_t *s = stats_.get();
+        auto c = [&](const char *n) { return counter(s, n); };
+        std::ostringstream o;
+        char line[256];
+        o << "iommusim " << IOMMUSIM_VERSION << " — functional replay (untimed)\n";
+        o << "  config  " << (cfg.preset().empty() ? "(built-in defaults)" : cfg.preset());
+        if (cfg.overrides())
+            o << " + " << cfg.overrides() << " override(s)";
+        o << "\n  trace   " << opt_.trace << ": " << group_digits(events) << " events";
+        if (opt_.warmup)
+            o << " (first " << group_digits(opt_.warmup) << " DMAs are warm-up, not counted)";
+        o << "\n\n";
+        uint64_t tr = c("translations");
+        std::snprintf(line, sizeof line, "  %-18s %14s   (%s DMA requests, %s split at page boundaries)\n",
+                      "translations", group_digits(tr).c_str(), group_digits(c("requests")).c_str(),
+                      group_digits(c("requests.split")).c_str());
+        o << line;
+        uint64_t h = c("iotlb.hits"), m = c("iotlb.misses");
+        std::snprintf(line, sizeof line, "  %-18s %14s hits  %s misses   hit rate %s\n", "IOTLB",
+                      group_digits(h).c_str(), group_digits(m).c_str(), percent(h, h + m).c_str());
+        o << line;
+        uint64_t ch = c("context_cache.hits"), cm = c("context_cache.misses");
+        std::snprintf(line, sizeof line, "  %-18s %14s hits  %s misses   hit rate %s\n",
+                      "context cache", group_digits(ch).c_str(), group_digits(cm).c_str(),
+                      percent(ch, ch + cm).c_str());
+        o << line;
+        uint64_t w = c("walk.count"), wr = c("walk.mem_reads");
+        std::snprintf(line, sizeof line, "  %-18s %14s walks, %s reads (%.2f per walk, %.3f per translation)\n",
+                      "page walks", group_digits(w).c_str(), group_digits(wr).c_str(),
+                      w ? (double)wr / (double)w : 0.0, tr ? (double)wr / (double)tr : 0.0);
+        o << line;
+        std::snprintf(line, sizeof line, "  %-18s pde %s  pdpe %s  pml4e %s  pml5e %s (hits)\n",
+                      "walk caches", group_digits(c("pwc.pde.hits")).c_str(),
+                      group_digits(c("pwc.pdpe.hits")).c_str(), group_digits(c("pwc.pml4e.hits")).c_str(),
+                      group_digits(c("pwc.pml5e.hits")).c_str());
+        o << line;
+        std::string reasons;
+        for (size_t i = 0; i < iommu_stats_size(s); i++) {
+            const iommu_stat_info *e = iommu_stats_at(s, i);
+            if (e->kind == IOMMU_STAT_COUNTER && !std::strncmp(e->name, "faults.reason_", 14) && *e->counter)
+                reasons += std::string(reasons.empty() ? "" : ", ") + (e->name + 14) + " ×" +
+                           group_digits(*e->counter);
+        }
+        std::snprintf(line, sizeof line, "  %-18s %14s%s%s\n", "faults", group_digits(c("faults.total")).c_str(),
+                      reasons.empty() ? "" : "   ", reasons.c_str());
+        o << line;
+        // per-device table
+        o << "\n  per device     translations   IOTLB hit   walk reads   faults\n";
+        for (size_t i = 0; i < iommu_stats_size(s); i++) {
+            const iommu_stat_info *e = iommu_stats_at(s, i);
+            const char *n = e->name;
+            if (std::strncmp(n, "per_device.", 11) || !std::strstr(n, ".translations"))
+                continue;
+            std::string bdf(n + 11, std::strstr(n, ".translations") - (n + 11));
+            std::string p = "per_device." + bdf + ".";
+            uint64_t dh = counter(s, p + "iotlb.hits"), dm = counter(s, p + "iotlb.misses");
+            std::snprintf(line, sizeof line, "  %-12s %14s   %9s   %10s   %6s\n", bdf.c_str(),
+                          group_digits(*e->counter).c_str(), percent(dh, dh + dm).c_str(),
+                          group_digits(counter(s, p + "walk.mem_reads")).c_str(),
+                          group_digits(counter(s, p + "faults.total")).c_str());
+            o << line;
+        }
+        if (sweep_)
+            o << "\n" << sweep_->summary();
+        std::snprintf(line, sizeof line, "\n  replay speed: %.2f M translations/s (%.3f s wall)\n",
+                      wall > 0 ? (double)tr / wall / 1e6 : 0.0, wall);
+        o << line;
+        return o.str();
+    }
+
+    CoreConfig cfg_;
+    ReplayOptions opt_;
+    PhysmemPtr mem_;
+    StatsPtr stats_;
+    HostPtr host_;
+    UnitPtr unit_;
+    std::unique_ptr<ReplayCounters> rc_;
+    std::unique_ptr<Sweep> sweep_;
+    ChunkCtx chunk_ctx_{};
+    iommu_op op_{};
+};
+
+} // namespace
+
+ReplayResult replay_functional(const Config &cfg, const ReplayOptions &opt)
+{
+    Replayer r(cfg, opt);
+    return r.run(cfg);
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    po::options_description desc(
+        "usage: iommusim replay --functional [-c CONFIG] [-t TRACE] [--set key=value]... "
+        "[--stats-json FILE] [--warmup N] [--sweep KEY=LIST]\n\noptions");
+    std::vector<std::string> sets;
+    std::string config, stats_json;
+    ReplayOptions opt;
+    desc.add_options()
+        ("help,h", "this text")
+        ("functional", "untimed replay through the C core (the only replay mode until the timed system lands)")
+        ("config,c", po::value(&config), "JSON preset (default: configs/default.json)")
+        ("trace,t", po::value(&opt.trace), "trace file: .trace, .trace.gz or .bin (default: traces/samples/default.trace)")
+        ("set", po::value(&sets)->composing(), "override a config key, e.g. --set iotlb.entries=128 (repeatable)")
+        ("stats-json", po::value(&stats_json), "write the stats JSON here")
+        ("warmup", po::value(&opt.warmup), "exclude the first N DMA events from every statistic (caches stay warm)")
+        ("sweep", po::value(&opt.sweep), "one-pass LRU size sweep, e.g. iotlb.entries=16,32,...,4096")
+        ("quiet,q", "no summary on stdout");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+        po::notify(vm);
+    } catch (const po::error &e) {
+        std::fprintf(stderr, "iommusim replay: %s\n", e.what());
+        return EXIT_BADINPUT;
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return EXIT_OK;
+    }
+    if (!vm.count("functional")) {
+        std::fprintf(stderr, "iommusim replay: only --functional replay exists so far (the timed "
+                             "system is `iommusim run`, coming with the TLM layer)\n");
+        return EXIT_BADINPUT;
+    }
+    try {
+        Config cfg;
+        cfg.load_file(config.empty() ? default_config_path() : config);
+        for (auto &s : sets)
+            cfg.set(s);
+        if (opt.trace.empty())
+            opt.trace = default_trace_path();
+        opt.progress = isatty(2);
+        ReplayResult res = replay_functional(cfg, opt);
+        if (!stats_json.empty() && !write_json_file(stats_json, res.stats)) {
+            std::fprintf(stderr, "iommusim replay: %s: cannot write the stats JSON\n", stats_json.c_str());
+            return EXIT_FAIL;
+        }
+        if (!vm.count("quiet"))
+            std::cout << res.summary << std::flush;
+    } catch (const InputError &e) {
+        std::fprintf(stderr, "iommusim: %s\n", e.what());
+        return EXIT_BADINPUT;
+    } catch (const std::bad_alloc &) {
+        std::fprintf(stderr, "iommusim: out of memory\n");
+        return EXIT_FAIL;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "iommusim: %s\n", e.what());
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+} // namespace iommusim

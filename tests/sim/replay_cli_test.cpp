@@ -1,0 +1,295 @@
+// replay_cli_test.cpp — `iommusim replay --functional`, `info` and `config` as a user runs
+// them: the default main job, bad input (one line naming file:line or the key, exit 2),
+// determinism, warm-up, and one-pass sweeps equal to separate runs.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "run_util.h"
+
+using nlohmann::json;
+
+namespace {
+
+const std::string SRC = IOMMUSIM_SOURCE_DIR;
+
+std::string tmp(const std::string &name) { return scratch_dir() + "/" + name; }
+
+// A 256 KB window of 4 KB pages read at 64 B granularity, 4000 DMAs (deterministic).
+std::string window_trace()
+{
+    static std::string path;
+    if (path.empty()) {
+        path = tmp("window.trace");
+        std::ostringstream t;
+        t << "# iommusim trace v1\n";
+        t << "attach sid=01:00.0 did=1 mode=sl\n";
+        t << "map did=1 iova=0x100000 pa=0x40000000 len=0x40000 perm=rw page=4K\n";
+        uint64_t s = 7;
+        for (int i = 0; i < 4000; i++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            uint64_t off = ((s >> 24) % 0x40000) & ~63ull;
+            t << "dma sid=01:00.0 iova=0x" << std::hex << (0x100000 + off) << std::dec << " len=64 op=r\n";
+        }
+        write_file(path, t.str());
+    }
+    return path;
+}
+
+// A trace with a larger footprint, unmaps and invalidations (for sweeps).
+std::string churn_trace()
+{
+    static std::string path;
+    if (path.empty()) {
+        path = tmp("churn.trace");
+        std::ostringstream t;
+        t << "attach sid=02:00.0 did=3 mode=sl\n";
+        t << "map did=3 iova=0x10000000 pa=0x80000000 len=0x200000 perm=rw page=4K\n";
+        uint64_t s = 11;
+        for (int i = 0; i < 6000; i++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            // skewed footprint: mostly 40 hot pages, sometimes any of 512
+            uint64_t page = (s >> 60) < 12 ? (s >> 20) % 40 : (s >> 20) % 512;
+            t << "dma sid=02:00.0 iova=0x" << std::hex << (0x10000000 + page * 4096) << std::dec
+              << " len=64 op=w\n";
+            if (i % 500 == 499)
+                t << "inv type=iotlb-page did=3 addr=0x" << std::hex << (0x10000000 + page * 4096)
+                  << std::dec << " am=2\n";
+            if (i == 3000)
+                t << "inv type=iotlb-domain did=3\n";
+        }
+        write_file(path, t.str());
+    }
+    return path;
+}
+
+json stats_of(const std::string &args)
+{
+    std::string out = tmp("s" + std::to_string(std::hash<std::string>{}(args)) + ".json");
+    RunResult r = run_iommusim("replay --functional -q " + args + " --stats-json " + out);
+    EXPECT_EQ(r.status, 0) << r.err;
+    return json::parse(slurp(out));
+}
+
+TEST(ReplayCli, DefaultMainJobPrintsASummary)
+{
+    RunResult r = run_iommusim("");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("functional replay"), std::string::npos);
+    EXPECT_NE(r.out.find("IOTLB"), std::string::npos);
+    EXPECT_NE(r.out.find("per device"), std::string::npos);
+    EXPECT_NE(r.out.find("translations"), std::string::npos);
+}
+
+TEST(ReplayCli, StatsJsonHasTheNamedCounters)
+{
+    json j = stats_of("-t " + window_trace());
+    const json &c = j["counters"];
+    for (const char *k : {"translations", "iotlb.hits", "iotlb.misses", "walk.mem_reads",
+                          "context_cache.hits", "context_cache.misses", "pwc.pde.hits",
+                          "pwc.pdpe.hits", "pwc.pml4e.hits", "pwc.pml5e.hits", "faults.total",
+                          "faults.reason_0x1", "faults.reason_0xd", "per_device.01:00.0.translations",
+                          "per_domain.1.iotlb.hits"})
+        EXPECT_TRUE(c.contains(k)) << k;
+    EXPECT_EQ(c["translations"], 4000);
+    EXPECT_EQ(c["iotlb.misses"], 64);
+    EXPECT_EQ(c["iotlb.hits"], 4000 - 64);
+    EXPECT_EQ(c["per_device.01:00.0.iotlb.misses"], 64);
+    EXPECT_EQ(j["config"]["iotlb"]["entries"], 64);
+    EXPECT_TRUE(j["iommusim"].contains("version"));
+}
+
+TEST(ReplayCli, SameTraceAndSeedGiveIdenticalStatsJson)
+{
+    std::string a = tmp("same_a.json"), b = tmp("same_b.json");
+    std::string args = "replay --functional -q -t " + window_trace() + " --set iotlb.policy=random --set iotlb.seed=9 --stats-json ";
+    ASSERT_EQ(run_iommusim(args + a).status, 0);
+    ASSERT_EQ(run_iommusim(args + b).status, 0);
+    EXPECT_EQ(slurp(a), slurp(b));
+    EXPECT_GT(slurp(a).size(), 1000u);
+}
+
+TEST(ReplayCli, WarmupExcludesTheFirstDmas)
+{
+    json full = stats_of("-t " + window_trace());
+    json warm = stats_of("-t " + window_trace() + " --warmup 1000");
+    EXPECT_EQ(warm["counters"]["dma.count"], 3000);
+    EXPECT_EQ(warm["counters"]["translations"], 3000);
+    // all 64 compulsory misses happen in the first 1000 random accesses
+    EXPECT_EQ(warm["counters"]["iotlb.misses"], 0);
+    EXPECT_EQ(warm["counters"]["iotlb.hits"], 3000);
+    EXPECT_EQ(full["counters"]["iotlb.misses"], 64);
+}
+
+TEST(ReplayCli, WarmupBeyondTheTraceIsAnError)
+{
+    RunResult r = run_iommusim("replay --functional -t " + window_trace() + " --warmup 4000");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("--warmup 4000"), std::string::npos) << r.err;
+}
+
+void expect_sweep_equals_runs(const std::string &trace, const std::string &ways,
+                              const std::vector<int> &sizes, const std::string &list)
+{
+    json sw = stats_of("-t " + trace + " --set iotlb.ways=" + ways + " --sweep iotlb.entries=" + list);
+    ASSERT_TRUE(sw.contains("sweep"));
+    const json &pts = sw["sweep"]["points"];
+    ASSERT_EQ(pts.size(), sizes.size());
+    for (size_t i = 0; i < sizes.size(); i++) {
+        json one = stats_of("-t " + trace + " --set iotlb.ways=" + ways + " --set iotlb.entries=" +
+                            std::to_string(sizes[i]));
+        EXPECT_EQ(pts[i]["entries"], sizes[i]);
+        EXPECT_EQ(pts[i]["hits"], one["counters"]["iotlb.hits"]) << "entries " << sizes[i];
+        EXPECT_EQ(pts[i]["misses"], one["counters"]["iotlb.misses"]) << "entries " << sizes[i];
+    }
+}
+
+TEST(ReplayCli, OnePassSweepEqualsSeparateRunsFullyAssociative)
+{
+    expect_sweep_equals_runs(churn_trace(), "0", {8, 16, 32, 64, 128, 256, 512}, "8,16,...,512");
+}
+
+TEST(ReplayCli, OnePassSweepEqualsSeparateRunsFixedWays)
+{
+    expect_sweep_equals_runs(churn_trace(), "4", {16, 32, 64, 128, 256}, "16,32,64,128,256");
+}
+
+TEST(ReplayCli, SweepNeedsLru)
+{
+    RunResult r = run_iommusim("replay --functional -t " + window_trace() +
+                               " --set iotlb.policy=fifo --sweep iotlb.entries=16,32");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("lru"), std::string::npos) << r.err;
+    r = run_iommusim("replay --functional -t " + window_trace() + " --sweep pwc.pde.entries=4,8");
+    EXPECT_EQ(r.status, 2);
+}
+
+// Every bad-input class: exit 2 and exactly one line on stderr naming the culprit.
+void expect_bad(const std::string &args, const std::string &needle)
+{
+    RunResult r = run_iommusim(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
+}
+
+TEST(ReplayCli, UnknownConfigKey)
+{
+    std::string cfg = tmp("badkey.json");
+    write_file(cfg, "{\"iotlb\": {\"entires\": 64}}");
+    expect_bad("replay --functional -c " + cfg, cfg + ": unknown config key 'iotlb.entires'");
+    expect_bad("replay --functional --set iotlb.entires=3", "unknown config key 'iotlb.entires'");
+}
+
+TEST(ReplayCli, OutOfRangeAndInconsistentValues)
+{
+    expect_bad("replay --functional --set iommu.haw=99", "iommu.haw: 99 is out of range");
+    expect_bad("replay --functional --set iotlb.ways=3", "iotlb.ways");
+    expect_bad("replay --functional --set iotlb.policy=mru", "iotlb.policy: 'mru' is not one of");
+    expect_bad("replay --functional --set iommu.sagaw=6", "iommu.sagaw");
+    expect_bad("replay --functional --set host.sl_levels=5", "host.sl_levels");
+    expect_bad("replay --functional --set iotlb.entries=lots", "iotlb.entries: expected an integer");
+    expect_bad("replay --functional --set noequals", "expected key=value");
+    std::string cfg = tmp("badjson.json");
+    write_file(cfg, "{\"iotlb\": {\"entries\": 64,}}");
+    expect_bad("replay --functional -c " + cfg, cfg + ": invalid JSON");
+    expect_bad("replay --functional -c /nonexistent/x.json", "/nonexistent/x.json: cannot open");
+}
+
+TEST(ReplayCli, MalformedTraceLineNamesFileAndLine)
+{
+    std::string t = tmp("bad_line.trace");
+    write_file(t, "attach sid=00:02.0 did=1 mode=sl\n# fine\nmap did=1 iova=0x1000 pa=0x2000 len=0x1000 perm=rw page=4K\nfrobnicate x=1\n");
+    expect_bad("replay --functional -t " + t, t + ":4:");
+}
+
+TEST(ReplayCli, OverlappingMapNamesFileAndLine)
+{
+    std::string t = tmp("overlap.trace");
+    write_file(t, "attach sid=00:02.0 did=1 mode=sl\n"
+                  "map did=1 iova=0x1000 pa=0x2000 len=0x2000 perm=rw page=4K\n"
+                  "map did=1 iova=0x2000 pa=0x9000 len=0x1000 perm=r page=4K\n");
+    expect_bad("replay --functional -t " + t, t + ":3: map domain 1 iova 0x2000 len 0x1000: overlaps an existing mapping");
+}
+
+TEST(ReplayCli, DmaFromADeviceNeverAttachedIsAFaultRecordNotAnError)
+{
+    std::string t = tmp("unattached.trace");
+    write_file(t, "attach sid=00:02.0 did=1 mode=sl\n"
+                  "map did=1 iova=0x1000 pa=0x2000 len=0x1000 perm=rw page=4K\n"
+                  "dma sid=00:03.0 iova=0x1000 len=64 op=r\n"
+                  "dma sid=00:02.0 iova=0x1000 len=64 op=r\n");
+    json j = stats_of("-t " + t);
+    EXPECT_EQ(j["counters"]["faults.total"], 1);
+    EXPECT_EQ(j["counters"]["faults.reason_0x2"], 1);
+    EXPECT_EQ(j["counters"]["dma.faulted"], 1);
+    EXPECT_EQ(j["counters"]["translations"], 2);
+}
+
+TEST(ReplayCli, MissingTraceFile)
+{
+    expect_bad("replay --functional -t /nonexistent/t.trace", "/nonexistent/t.trace");
+}
+
+TEST(ReplayCli, UnknownOptionAndCommand)
+{
+    RunResult r = run_iommusim("replay --functional --bogus");
+    EXPECT_EQ(r.status, 2);
+    r = run_iommusim("frobnicate");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos);
+}
+
+TEST(InfoCli, DecodesTheDefaultCapabilities)
+{
+    RunResult r = run_iommusim("info");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("0x00d2078c106f0466"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("0x0000000000f020df"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("SAGAW"), std::string::npos);
+    EXPECT_NE(r.out.find("4-level/48-bit"), std::string::npos);
+    EXPECT_NE(r.out.find("8 records"), std::string::npos);
+    r = run_iommusim("info --set iommu.sagaw=3,4,5");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("3-level/39-bit 4-level/48-bit 5-level/57-bit"), std::string::npos) << r.out;
+}
+
+TEST(ConfigCli, EveryKeyIsDocumented)
+{
+    RunResult r = run_iommusim("config --keys");
+    ASSERT_EQ(r.status, 0);
+    std::string doc = slurp(SRC + "/docs/config.md");
+    std::istringstream rows(r.out);
+    std::string row;
+    int keys = 0;
+    while (std::getline(rows, row)) {
+        if (row.rfind("| `", 0) != 0)
+            continue;
+        std::string key = row.substr(3, row.find('`', 3) - 3);
+        keys++;
+        EXPECT_NE(doc.find("`" + key + "`"), std::string::npos) << key << " missing from docs/config.md";
+    }
+    EXPECT_GT(keys, 60);
+}
+
+TEST(ConfigCli, EveryPresetValueCitesItsSource)
+{
+    for (const char *p : {"configs/default.json"}) {
+        json j = json::parse(slurp(SRC + "/" + p));
+        ASSERT_TRUE(j.contains("_sources")) << p;
+        std::function<void(const json &, const std::string &)> walk = [&](const json &o, const std::string &pre) {
+            for (auto it = o.begin(); it != o.end(); ++it) {
+                if (!it.key().empty() && it.key()[0] == '_')
+                    continue;
+                std::string k = pre.empty() ? it.key() : pre + "." + it.key();
+                if (it.value().is_object())
+                    walk(it.value(), k);
+                else
+                    EXPECT_TRUE(j["_sources"].contains(k)) << p << ": " << k << " has no source";
+            }
+        };
+        walk(j, "");
+    }
+}
+
+} // namespace

@@ -735,6 +735,11 @@ DiffStats run_differential(const char *policy, Geometry g, uint64_t seed, int op
         } else if (dice < 960) { // invalidate one key
             EXPECT_EQ(iommu_cache_invalidate_key(c, set, &k), ref.invalidate_key(set, k))
                 << "op " << op;
+        } else if (g.entries > 16 && iommu_rng_below(&r, g.entries / 16) != 0) {
+            // large caches: bulk invalidations rarer, so that the cache still fills up
+            const uint64_t *rp = ref.lookup(set, k);
+            const void *cp = iommu_cache_lookup(c, set, &k);
+            EXPECT_EQ(cp != nullptr, rp != nullptr) << "op " << op;
         } else if (dice < 995) { // invalidate by predicate: one residue class of lo
             uint64_t m = 3 + iommu_rng_below(&r, 5), rr = iommu_rng_below(&r, (uint32_t)m);
             struct P {
@@ -792,6 +797,8 @@ const Geometry kPow2Geometries[] = {
     {64, 8},  // 8-way, 8 sets
     {32, 1},  // direct-mapped
     {2, 2},   // tiny
+    {256, 256}, // large fully associative: long probe runs and deletions in the index
+    {128, 2},   // 64 sets of 2 ways sharing one index
 };
 const Geometry kOddGeometries[] = {
     {48, 48}, // fully associative, not a power of two

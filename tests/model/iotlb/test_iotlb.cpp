@@ -215,6 +215,27 @@ TEST(Iotlb, CyclicSweepOf65PagesMissesEveryTime)
     iommu_iotlb_destroy(t);
 }
 
+// A 4096-entry fully associative IOTLB (a size sweep's largest point) behaves exactly.
+TEST(Iotlb, LargeFullyAssociativeExactMisses)
+{
+    iommu_iotlb_cfg c = unified(4096, 4096);
+    iommu_iotlb_t *t = iommu_iotlb_create(&c);
+    iommu_rng r;
+    iommu_rng_seed(&r, 5);
+    uint64_t misses = 0;
+    for (int i = 0; i < 400000; i++)
+        misses += !access(t, 1, IOMMU_PASID_NONE, (uint64_t)iommu_rng_below(&r, 4096) << 12);
+    EXPECT_EQ(misses, 4096u);
+    misses = 0;
+    for (int sweep = 0; sweep < 3; sweep++)
+        for (uint64_t p = 0; p < 4097; p++)
+            misses += !access(t, 2, IOMMU_PASID_NONE, p << 12);
+    EXPECT_EQ(misses, 3u * 4097u);
+    EXPECT_EQ(iommu_iotlb_inv_domain(t, 2), 4096u);
+    EXPECT_EQ(iommu_iotlb_valid_count(t), 0u);
+    iommu_iotlb_destroy(t);
+}
+
 // 32 2 MB pages + 32 4 KB pages in a 64-entry 4-way unified IOTLB (16 sets). With the set
 // index taken at each entry's own size, each set gets two of each and everything fits.
 uint64_t mixed_workload_misses(iommu_iotlb_t *t, int rounds)

@@ -11,8 +11,8 @@
  *    costs about one probe whatever the associativity, with no data-dependent loop exit
  *    (a scan's exit at an unpredictable way mispredicts; measured slower even at 4 ways).
  * Only valid entries are in the index. Invalidation clears the valid byte (and the index
- * slot) and leaves the stale key in place; the linear scan confirms validity after a key
- * match and keeps scanning when the matching way is invalid. Workload assumption: lookups
+ * slot) and leaves the stale key in place, so the scan of a direct-mapped set checks the
+ * valid byte as well as the key. Workload assumption: lookups
  * (mostly hits) dominate; inserts follow misses; invalidations are rarer and may scan the
  * whole cache. Nothing on the lookup/insert path allocates.
  */

@@ -53,7 +53,7 @@ std::string churn_trace()
             t << "dma sid=02:00.0 iova=0x" << std::hex << (0x10000000 + page * 4096) << std::dec
               << " len=64 op=w\n";
             if (i % 500 == 499)
-                t << "inv type=iotlb-page did=3 addr=0x" << std::hex << (0x10000000 + page * 4096)
+                t << "inv type=iotlb-page did=3 addr=0x" << std::hex << (0x10000000 + (page & ~3ull) * 4096)
                   << std::dec << " am=2\n";
             if (i == 3000)
                 t << "inv type=iotlb-domain did=3\n";

@@ -345,7 +345,7 @@ static int next_text(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
                 return 0;
             n = avail; /* a last line without a newline */
         } else {
-            if (avail >= LINE_MAX_LEN) {
+            if (avail > LINE_MAX_LEN) {
                 snprintf(r->errmsg, sizeof r->errmsg, "%s:%llu: line longer than %u bytes",
                          r->path, (unsigned long long)(r->line + 1), LINE_MAX_LEN);
                 return reader_fail(r, err);
@@ -354,7 +354,7 @@ static int next_text(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
                 return reader_fail(r, err);
             continue;
         }
-        if (n >= LINE_MAX_LEN) {
+        if (n > LINE_MAX_LEN) {
             snprintf(r->errmsg, sizeof r->errmsg, "%s:%llu: line longer than %u bytes", r->path,
                      (unsigned long long)(r->line + 1), LINE_MAX_LEN);
             return reader_fail(r, err);

@@ -371,6 +371,10 @@ TEST(TraceIo, TextLongLineAndBinaryAsText)
     std::string p = tmp_path("long.trace");
     spit(p, "dma sid=00:02.0 iova=0 len=1 op=r\n# " + std::string(70000, 'a') + "\n");
     EXPECT_EQ(read_error(p), p + ":2: line longer than 65536 bytes");
+    spit(p, "# " + std::string(65534, 'a') + "\n#" + std::string(65536, 'b')); // at the limit
+    EXPECT_EQ(read_error(p), p + ":2: line longer than 65536 bytes");
+    spit(p, "# " + std::string(65534, 'a') + "\ndma sid=00:02.0 iova=0 len=1 op=r\n");
+    EXPECT_EQ(read_error(p), "");
     // a binary trace named .trace
     std::string b = tmp_path("x.bin");
     write_all(b, random_events(5, 3));

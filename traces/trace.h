@@ -152,7 +152,8 @@ uint64_t iommu_trace_count(const iommu_trace_reader_t *r);
  * standard output). */
 iommu_trace_writer_t *iommu_trace_create(const char *path, struct iommu_trace_error *err);
 /* Writes one event; returns IOMMU_ERR_INVAL for an event that is not valid (fields out of
- * range), IOMMU_ERR_IO on a write error. */
+ * range; nothing is written and the writer stays usable), IOMMU_ERR_IO on a write error
+ * (every later call fails too). Fields the event's type does not use are ignored. */
 enum iommu_status iommu_trace_write(iommu_trace_writer_t *w, const struct iommu_trace_event *ev,
                                     struct iommu_trace_error *err);
 /* Events written so far. */

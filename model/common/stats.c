@@ -6,6 +6,7 @@
  */
 #include "stats.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,37 @@ uint64_t *iommu_stats_counter(iommu_stats_t *st, const char *name, const char *d
     e->kind = IOMMU_STAT_COUNTER;
     e->counter = &st->chunks->v[st->chunks->used++];
     return e->counter;
+}
+
+uint64_t *iommu_stats_counter_block(iommu_stats_t *st, const char *prefix, size_t n,
+                                    const char *const names[], const char *const descs[])
+{
+    char name[256];
+    if (n == 0 || n > CHUNK)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, names[i]);
+        if (iommu_stats_find(st, name))
+            return NULL;
+    }
+    if (!st->chunks || CHUNK - st->chunks->used < n) {
+        struct chunk *c = calloc(1, sizeof *c);
+        if (!c)
+            return NULL;
+        c->next = st->chunks;
+        st->chunks = c;
+    }
+    uint64_t *base = &st->chunks->v[st->chunks->used];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, names[i]);
+        struct iommu_stat_info *e = add_entry(st, name, descs[i]);
+        if (!e)
+            return NULL; /* entries registered so far keep valid storage */
+        e->kind = IOMMU_STAT_COUNTER;
+        e->counter = &base[i];
+        st->chunks->used++;
+    }
+    return base;
 }
 
 iommu_hist_t *iommu_stats_hist(iommu_stats_t *st, const char *name, const char *desc,

@@ -57,6 +57,13 @@ void iommu_stats_destroy(iommu_stats_t *st); /* accepts NULL */
  * allocation failure or when the name is registered as a histogram. */
 uint64_t *iommu_stats_counter(iommu_stats_t *st, const char *name, const char *desc);
 
+/* Registers n counters named prefix + names[i] (descriptions descs[i]) in one contiguous
+ * array and returns its first element (stable until destroy), so a model can keep a block of
+ * counters as one pointer and index it. NULL on allocation failure, when n exceeds 256, or
+ * when any of the names is registered already. */
+uint64_t *iommu_stats_counter_block(iommu_stats_t *st, const char *prefix, size_t n,
+                                    const char *const names[], const char *const descs[]);
+
 /* Registers (or finds) a histogram with nbuckets buckets of the given width. */
 iommu_hist_t *iommu_stats_hist(iommu_stats_t *st, const char *name, const char *desc,
                                uint64_t width, uint32_t nbuckets);

@@ -36,7 +36,7 @@ bool iommu_sid_parse(const char *s, iommu_sid_t *out)
     const char *colon = strchr(s, ':');
     if (!colon) {
         /* a plain number */
-        if (!*s)
+        if (*s < '0' || *s > '9') /* no sign, no leading blanks */
             return false;
         char *end = NULL;
         unsigned long long v = strtoull(s, &end, 0);
@@ -50,7 +50,7 @@ bool iommu_sid_parse(const char *s, iommu_sid_t *out)
         return false;
     unsigned long bus, dev, fn;
     if (!parse_hex_field(s, colon, 0xFF, &bus) || !parse_hex_field(colon + 1, dot, 0x1F, &dev) ||
-        !parse_hex_field(dot + 1, dot + 1 + strlen(dot + 1), 7, &fn))
+        strlen(dot + 1) != 1 || !parse_hex_field(dot + 1, dot + 2, 7, &fn))
         return false;
     *out = IOMMU_SID(bus, dev, fn);
     return true;

@@ -55,7 +55,8 @@ typedef uint8_t iommu_perm_t;
 
 /* "bb:dd.f" into buf (at least 8 bytes). Returns buf. */
 char *iommu_sid_format(iommu_sid_t sid, char buf[8]);
-/* Parses "bb:dd.f" (hex bus/dev, decimal-or-hex fn 0-7), or a plain number ("0x10", "16").
+/* Parses "bb:dd.f" (one or two hex digits of bus and device, one digit 0-7 of function), or
+ * a plain number ("0x10", "16").
  * Returns true on success; rejects trailing garbage and out-of-range fields. */
 bool iommu_sid_parse(const char *s, iommu_sid_t *out);
 

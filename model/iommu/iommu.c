@@ -22,11 +22,18 @@
 /* op->state */
 enum { ST_IDLE = 0, ST_CTX, ST_WALK };
 
-/* Counters kept per device and per domain. */
-struct xcounters {
-    uint64_t *translations, *iotlb_hits, *iotlb_misses, *walk_mem_reads, *cc_hits, *cc_misses,
-        *faults_total;
-};
+/* Counters kept globally and per device and per domain: one contiguous block each in the
+ * stats registry, indexed by enum xc. */
+enum xc { XC_TRANSLATIONS, XC_IOTLB_HITS, XC_IOTLB_MISSES, XC_WALK_READS, XC_CC_HITS,
+          XC_CC_MISSES, XC_FAULTS, XC_N };
+static const char *const xc_names[XC_N] = {
+    "translations", "iotlb.hits", "iotlb.misses", "walk.mem_reads",
+    "context_cache.hits", "context_cache.misses", "faults.total"};
+static const char *const xc_descs[XC_N] = {
+    "page-granular translations (DMA chunks)", "IOTLB lookups that hit",
+    "IOTLB lookups that missed", "paging-entry memory reads by page walks",
+    "context-cache lookups that hit", "context-cache lookups that missed",
+    "translation faults (recorded or not)"};
 
 /* Scalable-mode context-cache payload; legacy mode uses only ctx. */
 struct cc_payload {
@@ -49,16 +56,15 @@ struct iommu {
     unsigned fri;
     bool pfo;
     /* counters */
-    struct xcounters g;
+    uint64_t *g; /* global block (enum xc) */
     uint64_t *requests, *requests_split, *pc_hits, *pc_misses, *walks, *ctx_mem_reads,
         *passthrough, *untranslated, *irq_writes, *irq_reads_blocked, *faults_recorded,
         *faults_suppressed, *faults_overflow, *iotlb_fills;
     uint64_t *pwc_hits[IOMMU_PWC_NLEVELS], *pwc_misses[IOMMU_PWC_NLEVELS];
     uint64_t *fault_reason[256];
     iommu_hist_t *walk_reads_hist;
-    struct xcounters *dev[65536]; /* lazily created per-device blocks */
-    struct xcounters *dom[65536]; /* lazily created per-domain blocks */
-    bool oom;                     /* a per-device/domain block could not be registered */
+    uint64_t *dev[65536]; /* per-device blocks, registered when a device first appears */
+    uint64_t *dom[65536]; /* per-domain blocks, registered when a domain first appears */
 };
 
 /* ---------------------------------------------------------------- configuration ------ */
@@ -152,71 +158,35 @@ void iommu_cfg_ctx_params(const struct iommu_cfg *c, uint64_t rtaddr, struct iom
 
 /* ---------------------------------------------------------------- statistics --------- */
 
-static void reg_block(iommu_t *u, struct xcounters *x, const char *prefix)
+static uint64_t *dev_block(iommu_t *u, iommu_sid_t sid)
 {
-    char name[96];
-#define REG(field, suffix, desc)                                           \
-    snprintf(name, sizeof name, "%s%s", prefix, suffix);                    \
-    x->field = iommu_stats_counter(u->stats, name, desc);
-    REG(translations, "translations", "page-granular translations (DMA chunks)")
-    REG(iotlb_hits, "iotlb.hits", "IOTLB lookups that hit")
-    REG(iotlb_misses, "iotlb.misses", "IOTLB lookups that missed")
-    REG(walk_mem_reads, "walk.mem_reads", "paging-entry memory reads by page walks")
-    REG(cc_hits, "context_cache.hits", "context-cache lookups that hit")
-    REG(cc_misses, "context_cache.misses", "context-cache lookups that missed")
-    REG(faults_total, "faults.total", "translation faults (recorded or not)")
-#undef REG
-}
-
-static bool block_ok(const struct xcounters *x)
-{
-    return x->translations && x->iotlb_hits && x->iotlb_misses && x->walk_mem_reads && x->cc_hits &&
-           x->cc_misses && x->faults_total;
-}
-
-static struct xcounters *dev_block(iommu_t *u, iommu_sid_t sid)
-{
-    struct xcounters *x = u->dev[sid];
-    if (x)
-        return x;
-    x = calloc(1, sizeof *x);
-    if (!x)
-        return NULL;
-    char bdf[8], prefix[40];
-    snprintf(prefix, sizeof prefix, "per_device.%s.", iommu_sid_format(sid, bdf));
-    reg_block(u, x, prefix);
-    if (!block_ok(x)) {
-        free(x);
-        return NULL;
+    if (!u->dev[sid]) {
+        char bdf[8], prefix[40];
+        snprintf(prefix, sizeof prefix, "per_device.%s.", iommu_sid_format(sid, bdf));
+        u->dev[sid] = iommu_stats_counter_block(u->stats, prefix, XC_N, xc_names, xc_descs);
     }
-    return u->dev[sid] = x;
+    return u->dev[sid];
 }
 
-static struct xcounters *dom_block(iommu_t *u, iommu_did_t did)
+static uint64_t *dom_block(iommu_t *u, iommu_did_t did)
 {
-    struct xcounters *x = u->dom[did];
-    if (x)
-        return x;
-    x = calloc(1, sizeof *x);
-    if (!x)
-        return NULL;
-    char prefix[40];
-    snprintf(prefix, sizeof prefix, "per_domain.%u.", (unsigned)did);
-    reg_block(u, x, prefix);
-    if (!block_ok(x)) {
-        free(x);
-        return NULL;
+    if (!u->dom[did]) {
+        char prefix[40];
+        snprintf(prefix, sizeof prefix, "per_domain.%u.", (unsigned)did);
+        u->dom[did] = iommu_stats_counter_block(u->stats, prefix, XC_N, xc_names, xc_descs);
     }
-    return u->dom[did] = x;
+    return u->dom[did];
 }
 
 /* Adds n to the global counter and to the op's device and domain blocks. */
-#define COUNT3(u, op, field, n)                                                   \
-    do {                                                                          \
-        *(u)->g.field += (n);                                                     \
-        if ((op)->dev) *((struct xcounters *)(op)->dev)->field += (n);            \
-        if ((op)->dom) *((struct xcounters *)(op)->dom)->field += (n);            \
-    } while (0)
+static inline void count3(iommu_t *u, struct iommu_op *op, enum xc x, uint64_t n)
+{
+    u->g[x] += n;
+    if (op->dev)
+        op->dev[x] += n;
+    if (op->dom)
+        op->dom[x] += n;
+}
 
 static uint64_t *reason_counter(iommu_t *u, uint8_t reason)
 {
@@ -231,7 +201,7 @@ static uint64_t *reason_counter(iommu_t *u, uint8_t reason)
 static bool register_stats(iommu_t *u)
 {
     iommu_stats_t *s = u->stats;
-    reg_block(u, &u->g, "");
+    u->g = iommu_stats_counter_block(s, "", XC_N, xc_names, xc_descs);
     u->requests = iommu_stats_counter(s, "requests", "DMA requests presented to the unit");
     u->requests_split =
         iommu_stats_counter(s, "requests.split", "requests split at page boundaries (2+ chunks)");
@@ -267,7 +237,7 @@ static bool register_stats(iommu_t *u)
         reason_counter(u, (uint8_t)r);
     u->walk_reads_hist = iommu_stats_hist(s, "walk.reads_per_walk",
                                           "memory reads per page walk", 1, 32);
-    bool ok = block_ok(&u->g) && u->requests && u->requests_split && u->pc_hits && u->pc_misses &&
+    bool ok = u->g && u->requests && u->requests_split && u->pc_hits && u->pc_misses &&
               u->walks && u->ctx_mem_reads && u->iotlb_fills && u->passthrough &&
               u->untranslated && u->irq_writes && u->irq_reads_blocked && u->faults_recorded &&
               u->faults_suppressed && u->faults_overflow && u->walk_reads_hist;
@@ -311,10 +281,6 @@ void iommu_destroy(iommu_t *u)
     iommu_iotlb_destroy(u->iotlb);
     iommu_pwc_destroy(u->pwc);
     free(u->frcd);
-    for (size_t i = 0; i < 65536; i++) {
-        free(u->dev[i]);
-        free(u->dom[i]);
-    }
     free(u);
 }
 
@@ -379,7 +345,7 @@ static void fault(iommu_t *u, struct iommu_op *op, uint8_t reason, bool fpd)
 {
     op->fault_reason = reason;
     op->fault_recorded = false;
-    COUNT3(u, op, faults_total, 1);
+    count3(u, op, XC_FAULTS, 1);
     uint64_t *rc = reason_counter(u, reason);
     if (rc)
         (*rc)++;
@@ -417,46 +383,53 @@ static inline struct iommu_step step_of(uint8_t kind)
     return s;
 }
 
-static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+/* True when perm grants every access kind requested (and a supervisor-only page is not
+ * reached by a user request): the common case, decided without the fault-reason ladder of
+ * iommu_perm_check. */
+static inline bool perm_ok(uint8_t access, iommu_perm_t perm)
+{
+    const uint8_t need = access & (IOMMU_ACC_R | IOMMU_ACC_W | IOMMU_ACC_X);
+    return !(need & ~perm) && !(perm & IOMMU_ACC_PRIV & ~access);
+}
 
 /* Counts a finished translation chunk from its report, once the domain is known. */
 static void account(iommu_t *u, struct iommu_op *op)
 {
     const struct iommu_op_report *r = &op->report;
-    COUNT3(u, op, translations, 1);
+    count3(u, op, XC_TRANSLATIONS, 1);
     if (r->cc_lookup) {
         if (r->cc_hit)
-            COUNT3(u, op, cc_hits, 1);
+            count3(u, op, XC_CC_HITS, 1);
         else
-            COUNT3(u, op, cc_misses, 1);
+            count3(u, op, XC_CC_MISSES, 1);
     }
     if (r->pc_lookup)
         (*(r->pc_hit ? u->pc_hits : u->pc_misses))++;
     if (r->iotlb_lookup) {
         if (r->iotlb_hit)
-            COUNT3(u, op, iotlb_hits, 1);
+            count3(u, op, XC_IOTLB_HITS, 1);
         else
-            COUNT3(u, op, iotlb_misses, 1);
+            count3(u, op, XC_IOTLB_MISSES, 1);
     }
     if (r->walked)
-        COUNT3(u, op, walk_mem_reads, r->walk_reads);
+        count3(u, op, XC_WALK_READS, r->walk_reads);
 }
 
-/* Finishes the current chunk as translated by a page of 1 << shift bytes at page_pa. */
-static struct iommu_step chunk_done(struct iommu_op *op, uint64_t page_pa, unsigned shift,
-                                    iommu_perm_t perm)
+/* Finishes the current chunk as translated by a page of 1 << shift bytes at page_pa: the
+ * chunk runs to the end of that page or of the request, whichever comes first. */
+static inline struct iommu_step chunk_done(struct iommu_op *op, uint64_t page_pa, unsigned shift,
+                                           iommu_perm_t perm)
 {
     const uint64_t iova = op->cur_iova;
-    const uint64_t page_end = (iova | ((1ull << shift) - 1)) + 1; /* 0 on wrap at 2^64 */
-    uint64_t room = page_end ? page_end - iova : ~0ull - iova + 1;
-    const uint64_t left = op->remaining; /* bytes from iova to the request's end */
-    const uint64_t len = min_u64(left, room ? room : left);
+    const uint64_t mask = (1ull << shift) - 1;
+    const uint64_t room = mask - (iova & mask) + 1; /* bytes to the page's end, >= 1 */
+    const uint64_t len = op->remaining < room ? op->remaining : room;
     op->xlat.iova = iova;
     op->xlat.len = len;
-    op->xlat.pa = page_pa | (iova & ((1ull << shift) - 1));
+    op->xlat.pa = page_pa | (iova & mask);
     op->xlat.page_shift = (uint8_t)shift;
     op->xlat.perm = perm;
-    op->remaining = left - len;
+    op->remaining -= len;
     op->state = ST_IDLE;
     return step_of(IOMMU_STEP_DONE);
 }
@@ -490,7 +463,7 @@ static struct iommu_step start_walk(iommu_t *u, struct iommu_op *op);
 static struct iommu_step after_ctx(iommu_t *u, struct iommu_op *op)
 {
     const struct iommu_ctx *c = &op->ctx;
-    if (!op->dom && !u->oom)
+    if (!op->dom)
         op->dom = dom_block(u, c->did);
     if (c->mode == IOMMU_MODE_PT) {
         (*u->passthrough)++;
@@ -506,9 +479,12 @@ static struct iommu_step after_ctx(iommu_t *u, struct iommu_op *op)
         iommu_iotlb_lookup(u->iotlb, c->did, op->tag_pasid, op->cur_iova);
     if (e) {
         op->report.iotlb_hit = true;
-        uint8_t fr = iommu_perm_check(op->req.access, e->perm);
-        if (fr)
-            return chunk_fault(u, op, fr, c->fpd);
+        if (!perm_ok(op->req.access, e->perm)) {
+            const uint8_t fr = u->cfg.scalable_mode ? iommu_perm_check_sm(op->req.access, e->perm)
+                                                    : iommu_perm_check(op->req.access, e->perm);
+            if (fr)
+                return chunk_fault(u, op, fr, c->fpd);
+        }
         return xlat_done(u, op, e->pa, e->page_shift, e->perm);
     }
     return start_walk(u, op);
@@ -678,7 +654,7 @@ struct iommu_step iommu_translate_begin(iommu_t *u, struct iommu_op *op, const s
     op->cur_iova = req->iova;
     op->remaining = req->len;
     op->have_ctx = false;
-    op->dev = u->oom ? NULL : dev_block(u, req->sid);
+    op->dev = dev_block(u, req->sid);
     op->dom = NULL;
     (*u->requests)++;
     if (req->len > 1 && ((req->iova ^ (req->iova + req->len - 1)) >> 12))
@@ -788,8 +764,12 @@ uint32_t iommu_inv_iotlb_domain(iommu_t *u, iommu_did_t did)
 
 uint32_t iommu_inv_iotlb_page(iommu_t *u, iommu_did_t did, uint64_t addr, unsigned am, bool ih)
 {
-    if (!ih) /* VT-d 6.5.1.2: without IH, paging-structure entries for the range go too */
-        iommu_pwc_inv_range(u->pwc, did, addr & ~((1ull << (12 + am)) - 1), 1ull << (12 + am));
+    if (!ih) { /* VT-d 6.5.1.2: without IH, paging-structure entries for the range go too */
+        if (12u + am >= 64)
+            iommu_pwc_inv_domain(u->pwc, did);
+        else
+            iommu_pwc_inv_range(u->pwc, did, addr & ~((1ull << (12 + am)) - 1), 1ull << (12 + am));
+    }
     return iommu_iotlb_inv_page(u->iotlb, did, addr, am);
 }
 

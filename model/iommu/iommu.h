@@ -132,7 +132,7 @@ struct iommu_op {
     iommu_pasid_t tag_pasid;        /* PASID tag of IOTLB/PWC entries for this context */
     iommu_pasid_t ctx_pasid_tag;    /* effective PASID of the context (RID_PASID substituted) */
     uint64_t cur_iova;
-    void *dev, *dom;                 /* per-device / per-domain counter blocks */
+    uint64_t *dev, *dom;             /* per-device / per-domain counter blocks (may be NULL) */
     struct iommu_ctxwalk cw;
     struct iommu_walk w;
 };

@@ -7,15 +7,10 @@
  *   - it formats to a line that parses back to the same event, and formatting is stable,
  *   - every error message is one printable line naming its source.
  */
-#define _POSIX_C_SOURCE 200809L /* io.c, included below, needs dup/close */
-
-/* The library's sources are compiled into this target so that libFuzzer's coverage
- * instrumentation (-fsanitize=fuzzer, applied to this target only) sees the parser and the
- * decoder; the linker then takes no member of libiommu_traces. */
-#include "../../traces/binary.c"
-#include "../../traces/event.c"
-#include "../../traces/io.c"
-#include "../../traces/text.c"
+/* The fuzz build instruments the whole library (-fsanitize=fuzzer-no-link, CMakeLists.txt)
+ * so coverage feedback reaches the parser and the decoder. */
+#include "traces/trace.h"
+#include "traces/trace_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>

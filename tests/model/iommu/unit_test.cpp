@@ -319,10 +319,11 @@ TEST(UnitRegs, CapFieldsSitWhereTheSpecPutsThem)
     iommu_cfg_default(&c);
     uint64_t cap = iommu_reg_cap(&c);
     for (const iommu_reg_field *f = iommu_cap_fields; f->name; f++) {
-        if (!strcmp(f->name, "NFR"))
+        if (!strcmp(f->name, "NFR")) {
             EXPECT_EQ(iommu_reg_field_get(cap, f), 7u);
-        else if (!strcmp(f->name, "MGAW"))
+        } else if (!strcmp(f->name, "MGAW")) {
             EXPECT_EQ(iommu_reg_field_get(cap, f), 47u);
+        }
     }
 }
 

@@ -80,7 +80,7 @@ void on_chunk(const iommu_op *op, bool faulted, void *vctx)
 {
     auto *c = static_cast<ChunkCtx *>(vctx);
     if (c->sweep && !faulted && op->report.iotlb_lookup)
-        c->sweep->access(op->ctx.did, op->tag_pasid, op->xlat.iova, op->xlat.page_shift);
+        c->sweep->access(op->xlat.did, op->tag_pasid, op->xlat.iova, op->xlat.page_shift);
 }
 
 class Replayer {
@@ -216,10 +216,7 @@ private:
             (*rc_->dma_writes)++;
         else
             (*rc_->dma_reads)++;
-        iommu_translate_functional(unit_.get(), &op_, &req, on_chunk, &chunk_ctx_);
-        if (op_.remaining || op_.fault_reason || op_.fault_recorded) {
-            // ended early by a fault (remaining bytes dropped) or blocked
-        }
+        iommu_translate_functional(unit_.get(), &op_, &req, sweep_ ? on_chunk : nullptr, &chunk_ctx_);
         if (op_.fault_recorded || op_.fault_reason) {
             (*rc_->dma_faulted)++;
             if (cfg_.service_faults)

@@ -459,10 +459,13 @@ static struct iommu_step read_step(uint8_t what, uint8_t size, uint64_t addr)
 
 static struct iommu_step start_walk(iommu_t *u, struct iommu_op *op);
 
+/* The context of the chunk is known: c is either op->ctx or a context-cache payload, read
+ * only before anything can change the caches; a walk keeps its own copy in op->ctx (it
+ * outlives this call when the TLM layer resumes it later). */
 /* The context is known: pass-through, IOTLB, or walk. */
-static struct iommu_step after_ctx(iommu_t *u, struct iommu_op *op)
+static struct iommu_step after_ctx(iommu_t *u, struct iommu_op *op, const struct iommu_ctx *c)
 {
-    const struct iommu_ctx *c = &op->ctx;
+    op->xlat.did = c->did;
     if (!op->dom)
         op->dom = dom_block(u, c->did);
     if (c->mode == IOMMU_MODE_PT) {
@@ -487,6 +490,8 @@ static struct iommu_step after_ctx(iommu_t *u, struct iommu_op *op)
         }
         return xlat_done(u, op, e->pa, e->page_shift, e->perm);
     }
+    if (c != &op->ctx)
+        op->ctx = *c;
     return start_walk(u, op);
 }
 
@@ -555,7 +560,7 @@ static struct iommu_step ctx_result(iommu_t *u, struct iommu_op *op, enum iommu_
     op->ctx = cw->ctx;
     op->ctx_pasid_tag = cw->pasid;
     op->have_ctx = true;
-    return after_ctx(u, op);
+    return after_ctx(u, op, &op->ctx);
 }
 
 /* Resolves the context of the current chunk through the caches, or starts the fetch. */
@@ -568,10 +573,9 @@ static struct iommu_step resolve_ctx(iommu_t *u, struct iommu_op *op)
         const struct cc_payload *pl = iommu_cache_lookup(u->cc, sid, &k);
         if (pl) {
             op->report.cc_hit = true;
-            op->ctx = pl->ctx;
             op->ctx_pasid_tag = IOMMU_PASID_NONE;
             op->have_ctx = true;
-            return after_ctx(u, op);
+            return after_ctx(u, op, &pl->ctx);
         }
         return ctx_result(u, op, iommu_ctxwalk_begin(&op->cw, &u->cp, sid, op->req.pasid, NULL));
     }
@@ -596,10 +600,9 @@ static struct iommu_step resolve_ctx(iommu_t *u, struct iommu_op *op)
         const struct iommu_ctx *c = iommu_cache_lookup(u->pc, sid ^ pasid, &pk);
         if (c) {
             op->report.pc_hit = true;
-            op->ctx = *c;
             op->ctx_pasid_tag = pasid;
             op->have_ctx = true;
-            return after_ctx(u, op);
+            return after_ctx(u, op, c);
         }
         if (!sm && !op->report.cc_lookup) {
             op->report.cc_lookup = true;

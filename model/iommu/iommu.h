@@ -101,6 +101,7 @@ struct iommu_xlat {
     uint64_t len;        /* chunk bytes                                  */
     uint64_t pa;         /* translated address of iova                   */
     uint8_t page_shift;  /* size of the page that translated it          */
+    iommu_did_t did;     /* domain of the context that translated it     */
     iommu_perm_t perm;
     bool interrupt;      /* a write to the interrupt range: an MSI, not translated */
     bool passthrough;    /* untranslated: pass-through context or TES = 0 */
@@ -128,7 +129,7 @@ struct iommu_op {
     /* private */
     uint8_t state;
     bool have_ctx;
-    struct iommu_ctx ctx;
+    struct iommu_ctx ctx;            /* copy of the context while a walk is in flight */
     iommu_pasid_t tag_pasid;        /* PASID tag of IOTLB/PWC entries for this context */
     iommu_pasid_t ctx_pasid_tag;    /* effective PASID of the context (RID_PASID substituted) */
     uint64_t cur_iova;

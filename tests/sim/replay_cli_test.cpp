@@ -240,6 +240,23 @@ TEST(ReplayCli, UnknownOptionAndCommand)
     EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos);
 }
 
+TEST(ReplayCli, ScalableModeFirstLevelAndNestedSample)
+{
+    json j = stats_of("-c " + SRC + "/configs/vtd-scalable.json -t " + SRC + "/traces/samples/scalable.trace");
+    const json &c = j["counters"];
+    // first level: a cold 4-level walk (4 reads), then a PDE-cache hit (1); nested 4-over-4:
+    // the FL root's GPA through the second level (4), then each FL entry (4) and the GPAs of
+    // the lower FL tables (1 each after the PDE cache warms: 3) and of the 2 MB data page
+    // (PML4E hit: 2) = 13; the SL-only device in another domain: a cold walk (4)
+    EXPECT_EQ(c["walk.mem_reads"], 4 + 1 + 13 + 4);
+    EXPECT_EQ(c["walk.count"], 4);
+    EXPECT_EQ(c["iotlb.hits"], 2);
+    EXPECT_EQ(c["pasid_cache.misses"], 2);
+    EXPECT_EQ(c["pasid_cache.hits"], 3);
+    EXPECT_EQ(c["faults.total"], 1);
+    EXPECT_EQ(c["faults.reason_0x85"], 1); // scalable-mode write denied (VT-d 7.1.3)
+}
+
 TEST(InfoCli, DecodesTheDefaultCapabilities)
 {
     RunResult r = run_iommusim("info");
@@ -274,7 +291,7 @@ TEST(ConfigCli, EveryKeyIsDocumented)
 
 TEST(ConfigCli, EveryPresetValueCitesItsSource)
 {
-    for (const char *p : {"configs/default.json"}) {
+    for (const char *p : {"configs/default.json", "configs/vtd-scalable.json"}) {
         json j = json::parse(slurp(SRC + "/" + p));
         ASSERT_TRUE(j.contains("_sources")) << p;
         std::function<void(const json &, const std::string &)> walk = [&](const json &o, const std::string &pre) {

@@ -53,6 +53,18 @@ typedef uint8_t iommu_perm_t;
 #define IOMMU_IRQ_RANGE_BASE 0xFEE00000ull
 #define IOMMU_IRQ_RANGE_LAST 0xFEEFFFFFull
 
+/* Hot-path hints (GCC/Clang): force the common path of a step inline, keep rare paths out
+ * of line so they do not cost the common one its registers. */
+#if defined(__GNUC__)
+#define IOMMU_HOT_INLINE static inline __attribute__((always_inline))
+#define IOMMU_COLD static __attribute__((noinline, cold))
+#define IOMMU_NOINLINE static __attribute__((noinline))
+#else
+#define IOMMU_NOINLINE static
+#define IOMMU_HOT_INLINE static inline
+#define IOMMU_COLD static
+#endif
+
 /* "bb:dd.f" into buf (at least 8 bytes). Returns buf. */
 char *iommu_sid_format(iommu_sid_t sid, char buf[8]);
 /* Parses "bb:dd.f" (one or two hex digits of bus and device, one digit 0-7 of function), or

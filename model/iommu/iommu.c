@@ -57,6 +57,8 @@ struct iommu {
     bool pfo;
     /* counters */
     uint64_t *g; /* global block (enum xc) */
+    uint64_t sink[XC_N]; /* counts of a device or domain whose block could not be registered
+                          * (out of memory): kept out of every report */
     uint64_t *requests, *requests_split, *pc_hits, *pc_misses, *walks, *ctx_mem_reads,
         *passthrough, *untranslated, *irq_writes, *irq_reads_blocked, *faults_recorded,
         *faults_suppressed, *faults_overflow, *iotlb_fills;
@@ -160,32 +162,34 @@ void iommu_cfg_ctx_params(const struct iommu_cfg *c, uint64_t rtaddr, struct iom
 
 static uint64_t *dev_block(iommu_t *u, iommu_sid_t sid)
 {
-    if (!u->dev[sid]) {
+    if (__builtin_expect(!u->dev[sid], 0)) {
         char bdf[8], prefix[40];
         snprintf(prefix, sizeof prefix, "per_device.%s.", iommu_sid_format(sid, bdf));
-        u->dev[sid] = iommu_stats_counter_block(u->stats, prefix, XC_N, xc_names, xc_descs);
+        uint64_t *b = iommu_stats_counter_block(u->stats, prefix, XC_N, xc_names, xc_descs);
+        return b ? (u->dev[sid] = b) : u->sink;
     }
     return u->dev[sid];
 }
 
 static uint64_t *dom_block(iommu_t *u, iommu_did_t did)
 {
-    if (!u->dom[did]) {
+    if (__builtin_expect(!u->dom[did], 0)) {
         char prefix[40];
         snprintf(prefix, sizeof prefix, "per_domain.%u.", (unsigned)did);
-        u->dom[did] = iommu_stats_counter_block(u->stats, prefix, XC_N, xc_names, xc_descs);
+        uint64_t *b = iommu_stats_counter_block(u->stats, prefix, XC_N, xc_names, xc_descs);
+        return b ? (u->dom[did] = b) : u->sink;
     }
     return u->dom[did];
 }
 
 /* Adds n to the global counter and to the op's device and domain blocks. */
+/* op->dev is always set; op->dom points at the sink until the chunk's domain is known (a
+ * chunk that faults before its context is resolved counts globally and per device only). */
 static inline void count3(iommu_t *u, struct iommu_op *op, enum xc x, uint64_t n)
 {
     u->g[x] += n;
-    if (op->dev)
-        op->dev[x] += n;
-    if (op->dom)
-        op->dom[x] += n;
+    op->dev[x] += n;
+    op->dom[x] += n;
 }
 
 static uint64_t *reason_counter(iommu_t *u, uint8_t reason)
@@ -341,7 +345,7 @@ unsigned iommu_fault_service(iommu_t *u, void (*fn)(const struct iommu_fault_rec
 }
 
 /* Counts a fault and records it unless FPD (fpd) suppresses it. */
-static void fault(iommu_t *u, struct iommu_op *op, uint8_t reason, bool fpd)
+IOMMU_COLD void fault(iommu_t *u, struct iommu_op *op, uint8_t reason, bool fpd)
 {
     op->fault_reason = reason;
     op->fault_recorded = false;
@@ -393,7 +397,7 @@ static inline bool perm_ok(uint8_t access, iommu_perm_t perm)
 }
 
 /* Counts a finished translation chunk from its report, once the domain is known. */
-static void account(iommu_t *u, struct iommu_op *op)
+IOMMU_HOT_INLINE void account(iommu_t *u, struct iommu_op *op)
 {
     const struct iommu_op_report *r = &op->report;
     count3(u, op, XC_TRANSLATIONS, 1);
@@ -434,7 +438,7 @@ static inline struct iommu_step chunk_done(struct iommu_op *op, uint64_t page_pa
     return step_of(IOMMU_STEP_DONE);
 }
 
-static struct iommu_step chunk_fault(iommu_t *u, struct iommu_op *op, uint8_t reason, bool fpd)
+IOMMU_COLD struct iommu_step chunk_fault(iommu_t *u, struct iommu_op *op, uint8_t reason, bool fpd)
 {
     account(u, op);
     fault(u, op, reason, fpd);
@@ -444,7 +448,7 @@ static struct iommu_step chunk_fault(iommu_t *u, struct iommu_op *op, uint8_t re
 }
 
 /* A translated chunk: counted, then done. */
-static struct iommu_step xlat_done(iommu_t *u, struct iommu_op *op, uint64_t page_pa,
+IOMMU_HOT_INLINE struct iommu_step xlat_done(iommu_t *u, struct iommu_op *op, uint64_t page_pa,
                                    unsigned shift, iommu_perm_t perm)
 {
     account(u, op);
@@ -457,17 +461,16 @@ static struct iommu_step read_step(uint8_t what, uint8_t size, uint64_t addr)
     return s;
 }
 
-static struct iommu_step start_walk(iommu_t *u, struct iommu_op *op);
+IOMMU_NOINLINE struct iommu_step start_walk(iommu_t *u, struct iommu_op *op);
 
 /* The context of the chunk is known: c is either op->ctx or a context-cache payload, read
  * only before anything can change the caches; a walk keeps its own copy in op->ctx (it
  * outlives this call when the TLM layer resumes it later). */
 /* The context is known: pass-through, IOTLB, or walk. */
-static struct iommu_step after_ctx(iommu_t *u, struct iommu_op *op, const struct iommu_ctx *c)
+IOMMU_HOT_INLINE struct iommu_step after_ctx(iommu_t *u, struct iommu_op *op, const struct iommu_ctx *c)
 {
     op->xlat.did = c->did;
-    if (!op->dom)
-        op->dom = dom_block(u, c->did);
+    op->dom = dom_block(u, c->did);
     if (c->mode == IOMMU_MODE_PT) {
         (*u->passthrough)++;
         op->xlat.passthrough = true;
@@ -518,7 +521,7 @@ static struct iommu_step walk_result(iommu_t *u, struct iommu_op *op, enum iommu
     return xlat_done(u, op, page_pa, w->page_shift, w->perm);
 }
 
-static struct iommu_step start_walk(iommu_t *u, struct iommu_op *op)
+IOMMU_NOINLINE struct iommu_step start_walk(iommu_t *u, struct iommu_op *op)
 {
     struct iommu_walk_params p;
     iommu_ctx_walk_params(&op->ctx, u->cfg.scalable_mode, u->cfg.haw, u->cfg.sllps_2m,
@@ -528,7 +531,7 @@ static struct iommu_step start_walk(iommu_t *u, struct iommu_op *op)
     return walk_result(u, op, iommu_walk_begin(&op->w, &p, u->pwc, op->cur_iova, op->req.access));
 }
 
-static struct iommu_step ctx_result(iommu_t *u, struct iommu_op *op, enum iommu_walk_rc rc)
+IOMMU_COLD struct iommu_step ctx_result(iommu_t *u, struct iommu_op *op, enum iommu_walk_rc rc)
 {
     struct iommu_ctxwalk *cw = &op->cw;
     if (rc == IOMMU_WALK_NEED_READ) {
@@ -564,7 +567,7 @@ static struct iommu_step ctx_result(iommu_t *u, struct iommu_op *op, enum iommu_
 }
 
 /* Resolves the context of the current chunk through the caches, or starts the fetch. */
-static struct iommu_step resolve_ctx(iommu_t *u, struct iommu_op *op)
+IOMMU_HOT_INLINE struct iommu_step resolve_ctx(iommu_t *u, struct iommu_op *op)
 {
     const iommu_sid_t sid = op->req.sid;
     struct iommu_cache_key k = {0, sid};
@@ -617,7 +620,7 @@ static struct iommu_step resolve_ctx(iommu_t *u, struct iommu_op *op)
     return ctx_result(u, op, iommu_ctxwalk_begin(&op->cw, &u->cp, sid, op->req.pasid, sm));
 }
 
-static struct iommu_step start_chunk(iommu_t *u, struct iommu_op *op)
+IOMMU_HOT_INLINE struct iommu_step start_chunk(iommu_t *u, struct iommu_op *op)
 {
     memset(&op->report, 0, sizeof op->report);
     op->xlat.interrupt = op->xlat.passthrough = false;
@@ -658,7 +661,7 @@ struct iommu_step iommu_translate_begin(iommu_t *u, struct iommu_op *op, const s
     op->remaining = req->len;
     op->have_ctx = false;
     op->dev = dev_block(u, req->sid);
-    op->dom = NULL;
+    op->dom = u->sink;
     (*u->requests)++;
     if (req->len > 1 && ((req->iova ^ (req->iova + req->len - 1)) >> 12))
         (*u->requests_split)++; /* crosses a 4 KB boundary; may still be one large page */

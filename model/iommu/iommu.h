@@ -133,7 +133,7 @@ struct iommu_op {
     iommu_pasid_t tag_pasid;        /* PASID tag of IOTLB/PWC entries for this context */
     iommu_pasid_t ctx_pasid_tag;    /* effective PASID of the context (RID_PASID substituted) */
     uint64_t cur_iova;
-    uint64_t *dev, *dom;             /* per-device / per-domain counter blocks (may be NULL) */
+    uint64_t *dev, *dom;             /* per-device / per-domain counter blocks */
     struct iommu_ctxwalk cw;
     struct iommu_walk w;
 };

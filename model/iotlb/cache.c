@@ -280,6 +280,19 @@ static inline uint32_t find_way(const iommu_cache_t *c, uint32_t set,
     return acc - 1; /* UINT32_MAX when nothing matched */
 }
 
+/* The search of a lookup that missed the memo: kept out of line so the memo path (a run of
+ * hits on one entry, e.g. one device's context) stays small enough to inline. */
+static __attribute__((noinline)) void *lookup_search(iommu_cache_t *c, uint32_t set, size_t base,
+                                                     const struct iommu_cache_key *key)
+{
+    const uint32_t w = find_way(c, set, key);
+    if (w == UINT32_MAX)
+        return NULL;
+    c->touch(c->pstate, set, w, c->ways);
+    c->memo = (uint32_t)(base + w) + 1;
+    return payload_at(c, base + w);
+}
+
 void *iommu_cache_lookup(iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key)
 {
     if (!c->entries)
@@ -291,12 +304,7 @@ void *iommu_cache_lookup(iommu_cache_t *c, uint32_t set, const struct iommu_cach
     const uint32_t m = c->memo;
     if (m && (size_t)(m - 1) - base < c->ways && key_eq(&c->keys[m - 1], key))
         return payload_at(c, m - 1);
-    const uint32_t w = find_way(c, set, key);
-    if (w == UINT32_MAX)
-        return NULL;
-    c->touch(c->pstate, set, w, c->ways);
-    c->memo = (uint32_t)(base + w) + 1;
-    return payload_at(c, base + w);
+    return lookup_search(c, set, base, key);
 }
 
 void *iommu_cache_probe(const iommu_cache_t *c, uint32_t set, const struct iommu_cache_key *key)

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 
 namespace iommusim {
 
@@ -21,6 +22,24 @@ static void usage(FILE *out)
         "With no command, runs the default functional replay of the bundled sample trace.\n"
         "`iommusim <command> --help` describes each command's options.\n",
         out);
+}
+
+int parse_options(const char *cmd, const boost::program_options::options_description &desc,
+                  int argc, char **argv, boost::program_options::variables_map &vm)
+{
+    namespace po = boost::program_options;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+        po::notify(vm);
+    } catch (const po::error &e) {
+        std::fprintf(stderr, "iommusim %s: %s\n", cmd, e.what());
+        return EXIT_BADINPUT;
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return EXIT_OK;
+    }
+    return -1;
 }
 
 int cli_main(int argc, char **argv)

@@ -1,6 +1,8 @@
 // cli.h — sub-command dispatch of the iommusim program.
 #pragma once
 
+#include <boost/program_options.hpp>
+
 namespace iommusim {
 
 // Exit statuses: 0 success, 1 the run itself failed (I/O error writing output, …),
@@ -8,6 +10,11 @@ namespace iommusim {
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_BADINPUT = 2 };
 
 int cli_main(int argc, char **argv);
+
+// Parses a sub-command's options into vm. On a usage error prints "iommusim <cmd>: <why>"
+// and returns EXIT_BADINPUT; on --help prints desc and returns EXIT_OK; otherwise -1 (go on).
+int parse_options(const char *cmd, const boost::program_options::options_description &desc,
+                  int argc, char **argv, boost::program_options::variables_map &vm);
 
 // Sub-commands; argv[0] is the sub-command's name.
 int cmd_replay(int argc, char **argv);

@@ -371,6 +371,15 @@ void Config::set(const std::string &a)
     overrides_++;
 }
 
+Config Config::load(const std::string &preset, const std::vector<std::string> &sets)
+{
+    Config cfg;
+    cfg.load_file(preset.empty() ? default_config_path() : preset);
+    for (auto &s : sets)
+        cfg.set(s);
+    return cfg;
+}
+
 CoreConfig Config::core() const
 {
     CoreConfig c = cfg_;

@@ -54,6 +54,9 @@ public:
     void load_file(const std::string &path);
     // Applies "key=value". Throws InputError naming the key.
     void set(const std::string &assignment);
+    // The usual start of a command: a preset (default: configs/default.json when empty)
+    // followed by --set overrides in order. Throws InputError.
+    static Config load(const std::string &preset, const std::vector<std::string> &sets);
     // Sets one key from JSON; `where` prefixes error messages.
     void set_json(const std::string &key, const nlohmann::json &v, const std::string &where);
     // The core structs, validated by the core (InputError names the key on failure).

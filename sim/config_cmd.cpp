@@ -40,31 +40,19 @@ int cmd_config(int argc, char **argv)
         "config,c", po::value(&config), "JSON preset (default: configs/default.json)")(
         "set", po::value(&sets)->composing(), "override a config key (repeatable)");
     po::variables_map vm;
+    if (int rc = parse_options("config", desc, argc, argv, vm); rc >= 0)
+        return rc;
     try {
-        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-        po::notify(vm);
-    } catch (const po::error &e) {
-        std::fprintf(stderr, "iommusim config: %s\n", e.what());
-        return EXIT_BADINPUT;
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return EXIT_OK;
-    }
-    try {
-        Config cfg;
         if (vm.count("resolved")) {
-            cfg.load_file(config.empty() ? default_config_path() : config);
-            for (auto &s : sets)
-                cfg.set(s);
+            Config cfg = Config::load(config, sets);
             cfg.core(); // validate
             std::cout << cfg.resolved().dump(2) << "\n";
             return EXIT_OK;
         }
-        nlohmann::json def = cfg.resolved();
+        const CoreConfig defaults = Config().core();
         std::cout << "| key | type | built-in default | meaning |\n|---|---|---|---|\n";
         for (auto &k : config_schema()) {
-            nlohmann::json v = k.get(cfg.core());
+            nlohmann::json v = k.get(defaults);
             std::cout << "| `" << k.key << "` | " << type_text(k) << " | `" << v.dump() << "` | "
                       << k.desc << " |\n";
         }

@@ -55,24 +55,12 @@ int cmd_info(int argc, char **argv)
         "config,c", po::value(&config), "JSON preset (default: configs/default.json)")(
         "set", po::value(&sets)->composing(), "override a config key (repeatable)");
     po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-        po::notify(vm);
-    } catch (const po::error &e) {
-        std::fprintf(stderr, "iommusim info: %s\n", e.what());
-        return EXIT_BADINPUT;
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return EXIT_OK;
-    }
+    if (int rc = parse_options("info", desc, argc, argv, vm); rc >= 0)
+        return rc;
     CoreConfig core;
     std::string preset;
     try {
-        Config cfg;
-        cfg.load_file(config.empty() ? default_config_path() : config);
-        for (auto &s : sets)
-            cfg.set(s);
+        Config cfg = Config::load(config, sets);
         core = cfg.core();
         preset = cfg.preset();
     } catch (const InputError &e) {

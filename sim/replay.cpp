@@ -388,27 +388,15 @@ int cmd_replay(int argc, char **argv)
         ("sweep", po::value(&opt.sweep), "one-pass LRU size sweep, e.g. iotlb.entries=16,32,...,4096")
         ("quiet,q", "no summary on stdout");
     po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-        po::notify(vm);
-    } catch (const po::error &e) {
-        std::fprintf(stderr, "iommusim replay: %s\n", e.what());
-        return EXIT_BADINPUT;
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return EXIT_OK;
-    }
+    if (int rc = parse_options("replay", desc, argc, argv, vm); rc >= 0)
+        return rc;
     if (!vm.count("functional")) {
         std::fprintf(stderr, "iommusim replay: only --functional replay exists so far (the timed "
                              "system is `iommusim run`, coming with the TLM layer)\n");
         return EXIT_BADINPUT;
     }
     try {
-        Config cfg;
-        cfg.load_file(config.empty() ? default_config_path() : config);
-        for (auto &s : sets)
-            cfg.set(s);
+        Config cfg = Config::load(config, sets);
         if (opt.trace.empty())
             opt.trace = default_trace_path();
         opt.progress = isatty(2);

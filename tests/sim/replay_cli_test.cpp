@@ -287,6 +287,9 @@ TEST(ConfigCli, EveryKeyIsDocumented)
         EXPECT_NE(doc.find("`" + key + "`"), std::string::npos) << key << " missing from docs/config.md";
     }
     EXPECT_GT(keys, 60);
+    // the reference table is the command's output, verbatim (regenerate it with
+    // `iommusim config --keys` when a key, default or description changes)
+    EXPECT_NE(doc.find(r.out), std::string::npos) << "docs/config.md's table is out of date";
 }
 
 TEST(ConfigCli, EveryPresetValueCitesItsSource)

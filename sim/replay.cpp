@@ -204,7 +204,7 @@ private:
 
     void dma(const iommu_trace_event &ev, iommu_pasid_t pasid)
     {
-        iommu_req req;
+        iommu_req req{};
         req.sid = iommu_host_requester_id(host_.get(), ev.sid);
         req.pasid = pasid;
         req.iova = ev.iova;

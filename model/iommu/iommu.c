@@ -13,6 +13,7 @@
  */
 #include "iommu.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 #include "regs.h"
 
 /* op->state */
-enum { ST_IDLE = 0, ST_CTX, ST_WALK };
+enum { ST_IDLE = 0, ST_CTX, ST_WALK, ST_WALK_PENDING };
 
 /* Counters kept globally and per device and per domain: one contiguous block each in the
  * stats registry, indexed by enum xc. */
@@ -59,7 +60,7 @@ struct iommu {
     uint64_t *g; /* global block (enum xc) */
     uint64_t sink[XC_N]; /* counts of a device or domain whose block could not be registered
                           * (out of memory): kept out of every report */
-    uint64_t *requests, *requests_split, *pc_hits, *pc_misses, *walks, *ctx_mem_reads,
+    uint64_t *requests, *requests_split, *walks_coalesced, *pc_hits, *pc_misses, *walks, *ctx_mem_reads,
         *passthrough, *untranslated, *irq_writes, *irq_reads_blocked, *faults_recorded,
         *faults_suppressed, *faults_overflow, *iotlb_fills;
     uint64_t *pwc_hits[IOMMU_PWC_NLEVELS], *pwc_misses[IOMMU_PWC_NLEVELS];
@@ -212,6 +213,8 @@ static bool register_stats(iommu_t *u)
     u->pc_hits = iommu_stats_counter(s, "pasid_cache.hits", "PASID-cache lookups that hit");
     u->pc_misses = iommu_stats_counter(s, "pasid_cache.misses", "PASID-cache lookups that missed");
     u->walks = iommu_stats_counter(s, "walk.count", "page walks started");
+    u->walks_coalesced = iommu_stats_counter(
+        s, "walk.coalesced", "IOTLB misses served by a walk already in flight for the page");
     u->ctx_mem_reads =
         iommu_stats_counter(s, "context.mem_reads", "root/context/PASID-table memory reads");
     u->iotlb_fills = iommu_stats_counter(s, "iotlb.fills", "IOTLB entries filled after walks");
@@ -242,7 +245,7 @@ static bool register_stats(iommu_t *u)
     u->walk_reads_hist = iommu_stats_hist(s, "walk.reads_per_walk",
                                           "memory reads per page walk", 1, 32);
     bool ok = u->g && u->requests && u->requests_split && u->pc_hits && u->pc_misses &&
-              u->walks && u->ctx_mem_reads && u->iotlb_fills && u->passthrough &&
+              u->walks && u->walks_coalesced && u->ctx_mem_reads && u->iotlb_fills && u->passthrough &&
               u->untranslated && u->irq_writes && u->irq_reads_blocked && u->faults_recorded &&
               u->faults_suppressed && u->faults_overflow && u->walk_reads_hist;
     for (int l = 0; l < IOMMU_PWC_NLEVELS; l++)
@@ -495,6 +498,10 @@ IOMMU_HOT_INLINE struct iommu_step after_ctx(iommu_t *u, struct iommu_op *op, co
     }
     if (c != &op->ctx)
         op->ctx = *c;
+    if (op->req.flags & IOMMU_REQ_DEFER_WALK) {
+        op->state = ST_WALK_PENDING;
+        return step_of(IOMMU_STEP_WALK);
+    }
     return start_walk(u, op);
 }
 
@@ -666,6 +673,34 @@ struct iommu_step iommu_translate_begin(iommu_t *u, struct iommu_op *op, const s
     if (req->len > 1 && ((req->iova ^ (req->iova + req->len - 1)) >> 12))
         (*u->requests_split)++; /* crosses a 4 KB boundary; may still be one large page */
     return start_chunk(u, op);
+}
+
+struct iommu_step iommu_op_start_walk(iommu_t *u, struct iommu_op *op)
+{
+    assert(op->state == ST_WALK_PENDING);
+    return start_walk(u, op);
+}
+
+void iommu_op_walk_key(const struct iommu_op *op, uint64_t key[2])
+{
+    key[0] = (uint64_t)op->ctx.did << 32 | (uint64_t)(op->tag_pasid & 0xFFFFFFFFu);
+    key[1] = op->cur_iova >> 12;
+}
+
+struct iommu_step iommu_op_join(iommu_t *u, struct iommu_op *op, const struct iommu_op *leader)
+{
+    assert(op->state == ST_WALK_PENDING);
+    const struct iommu_xlat *x = &leader->xlat;
+    const uint64_t mask = (1ull << x->page_shift) - 1;
+    const uint64_t page_pa = x->pa & ~mask;
+    (*u->walks_coalesced)++;
+    if (!perm_ok(op->req.access, x->perm)) {
+        const uint8_t fr = u->cfg.scalable_mode ? iommu_perm_check_sm(op->req.access, x->perm)
+                                                : iommu_perm_check(op->req.access, x->perm);
+        if (fr)
+            return chunk_fault(u, op, fr, op->ctx.fpd);
+    }
+    return xlat_done(u, op, page_pa, x->page_shift, x->perm);
 }
 
 struct iommu_step iommu_op_next_chunk(iommu_t *u, struct iommu_op *op)

@@ -80,12 +80,21 @@ struct iommu_req {
     uint64_t iova;
     uint64_t len;        /* bytes, >= 1 */
     uint8_t access;      /* enum iommu_access bits */
+    uint8_t flags;       /* enum iommu_req_flags */
+};
+
+enum iommu_req_flags {
+    /* Stop after an IOTLB miss with IOMMU_STEP_WALK instead of starting the walk, so the
+     * caller can coalesce misses: iommu_op_start_walk, or iommu_op_join a walk in flight. */
+    IOMMU_REQ_DEFER_WALK = 1u << 0,
 };
 
 enum iommu_step_kind {
     IOMMU_STEP_READ = 0,  /* read `size` bytes at `addr`, then iommu_op_resume      */
     IOMMU_STEP_DONE = 1,  /* the current chunk is translated (op->xlat)            */
     IOMMU_STEP_FAULT = 2, /* the current chunk faulted (op->fault_reason); request ends */
+    IOMMU_STEP_WALK = 3,  /* IOTLB miss (IOMMU_REQ_DEFER_WALK only): the walk is the caller's
+                           * call — iommu_op_start_walk or iommu_op_join                    */
 };
 /* What a read is for (enum iommu_ctxwalk_read_kind or enum iommu_walk_read_kind). */
 struct iommu_step {
@@ -143,6 +152,17 @@ struct iommu_step iommu_translate_begin(iommu_t *u, struct iommu_op *op,
                                         const struct iommu_req *req);
 /* Resumes after a READ step with the bytes read (size/8 little-endian words). */
 struct iommu_step iommu_op_resume(iommu_t *u, struct iommu_op *op, const uint64_t *data);
+/* After IOMMU_STEP_WALK: starts the page walk of the current chunk. */
+struct iommu_step iommu_op_start_walk(iommu_t *u, struct iommu_op *op);
+/* After IOMMU_STEP_WALK: completes the current chunk with the translation another op's walk
+ * for the same page produced (leader finished with DONE on a chunk covering op's address in
+ * the same domain and PASID): the permissions are checked for op's own access, no walk is
+ * counted for op, walk.coalesced is. */
+struct iommu_step iommu_op_join(iommu_t *u, struct iommu_op *op, const struct iommu_op *leader);
+/* The coalescing key of a chunk that stopped with IOMMU_STEP_WALK: domain, PASID tag and
+ * 4 KB page (two ops with equal keys need the same walk). */
+void iommu_op_walk_key(const struct iommu_op *op, uint64_t key[2]);
+
 /* After DONE with op->remaining > 0: starts the next chunk. */
 struct iommu_step iommu_op_next_chunk(iommu_t *u, struct iommu_op *op);
 

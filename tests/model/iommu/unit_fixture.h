@@ -84,7 +84,7 @@ struct UnitSystem {
     uint32_t xlate(iommu_sid_t sid, uint64_t iova, uint64_t len, uint8_t access,
                    iommu_pasid_t pasid = IOMMU_PASID_NONE)
     {
-        iommu_req r{sid, pasid, iova, len, access};
+        iommu_req r{sid, pasid, iova, len, access, 0};
         return iommu_translate_functional(unit, &op, &r, nullptr, nullptr);
     }
 };

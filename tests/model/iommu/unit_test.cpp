@@ -69,7 +69,7 @@ TEST_F(Unit, RequestCrossingPageBoundariesIsSplitPerPage)
 {
     attach_window(4 << 12);
     std::vector<std::pair<uint64_t, uint64_t>> chunks;
-    iommu_req r{DEV, IOMMU_PASID_NONE, WIN + 0x800, 0x2000, IOMMU_ACC_W};
+    iommu_req r{DEV, IOMMU_PASID_NONE, WIN + 0x800, 0x2000, IOMMU_ACC_W, 0};
     auto cb = [](const iommu_op *op, bool faulted, void *v) {
         EXPECT_FALSE(faulted);
         static_cast<std::vector<std::pair<uint64_t, uint64_t>> *>(v)->push_back({op->xlat.pa, op->xlat.len});
@@ -270,6 +270,49 @@ TEST_F(Unit, WarmupResetKeepsCachesWarm)
     EXPECT_EQ(sys.c("iotlb.hits"), 1u);
     EXPECT_EQ(sys.c("iotlb.misses"), 0u);
     EXPECT_EQ(sys.c("context_cache.hits"), 1u);
+}
+
+// Drives an op to completion against physical memory (like the functional driver).
+static iommu_step run_reads(UnitSystem &sys, iommu_op &op, iommu_step s)
+{
+    uint64_t buf[8];
+    while (s.kind == IOMMU_STEP_READ) {
+        iommu_physmem_read(sys.mem, s.addr, buf, s.size);
+        s = iommu_op_resume(sys.unit, &op, buf);
+    }
+    return s;
+}
+
+TEST_F(Unit, DeferredWalkCanBeJoinedByASecondMissToThePage)
+{
+    attach_window(8192, IOMMU_ACC_R);
+    iommu_op a{}, b{}, c{};
+    iommu_req ra{DEV, IOMMU_PASID_NONE, WIN + 0x40, 64, IOMMU_ACC_R, IOMMU_REQ_DEFER_WALK};
+    iommu_req rb{DEV, IOMMU_PASID_NONE, WIN + 0x80, 64, IOMMU_ACC_R, IOMMU_REQ_DEFER_WALK};
+    iommu_req rc{DEV, IOMMU_PASID_NONE, WIN + 0xC0, 64, IOMMU_ACC_W, IOMMU_REQ_DEFER_WALK};
+    iommu_step sa = run_reads(sys, a, iommu_translate_begin(sys.unit, &a, &ra));
+    ASSERT_EQ(sa.kind, IOMMU_STEP_WALK); // context fetched, IOTLB missed, walk deferred
+    iommu_step sb = iommu_translate_begin(sys.unit, &b, &rb);
+    iommu_step sc = iommu_translate_begin(sys.unit, &c, &rc);
+    ASSERT_EQ(sb.kind, IOMMU_STEP_WALK);
+    ASSERT_EQ(sc.kind, IOMMU_STEP_WALK);
+    uint64_t ka[2], kb[2], kc[2];
+    iommu_op_walk_key(&a, ka);
+    iommu_op_walk_key(&b, kb);
+    iommu_op_walk_key(&c, kc);
+    EXPECT_TRUE(ka[0] == kb[0] && ka[1] == kb[1] && ka[1] == kc[1]);
+    sa = run_reads(sys, a, iommu_op_start_walk(sys.unit, &a));
+    ASSERT_EQ(sa.kind, IOMMU_STEP_DONE);
+    sb = iommu_op_join(sys.unit, &b, &a);
+    ASSERT_EQ(sb.kind, IOMMU_STEP_DONE);
+    EXPECT_EQ(b.xlat.pa, PA + 0x80);
+    sc = iommu_op_join(sys.unit, &c, &a); // a write to the read-only page: its own fault
+    ASSERT_EQ(sc.kind, IOMMU_STEP_FAULT);
+    EXPECT_EQ(c.fault_reason, IOMMU_FR_WRITE_DENIED);
+    EXPECT_EQ(sys.c("walk.count"), 1u);
+    EXPECT_EQ(sys.c("walk.coalesced"), 2u);
+    EXPECT_EQ(sys.c("iotlb.misses"), 3u);
+    EXPECT_EQ(sys.c("walk.mem_reads"), 4u);
 }
 
 TEST(UnitRegs, DefaultCapabilitiesMatchAHaswellEpUnit)

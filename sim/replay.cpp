@@ -17,6 +17,7 @@
 #include "version.h"
 
 extern "C" {
+#include "host/apply.h"
 #include "host/host.h"
 #include "model/iommu/iommu.h"
 #include "traces/trace.h"
@@ -38,12 +39,6 @@ using HostPtr = std::unique_ptr<iommu_host_t, Deleter<iommu_host_t, iommu_host_d
 using UnitPtr = std::unique_ptr<iommu_t, Deleter<iommu_t, iommu_destroy>>;
 using ReaderPtr = std::unique_ptr<iommu_trace_reader_t, Deleter<iommu_trace_reader_t, iommu_trace_close>>;
 
-std::string hex(uint64_t v)
-{
-    char b[24];
-    std::snprintf(b, sizeof b, "0x%llx", (unsigned long long)v);
-    return b;
-}
 
 // Replay-level counters, registered in the same registry as the unit's.
 struct ReplayCounters {
@@ -159,47 +154,22 @@ private:
                          std::to_string(iommu_trace_position(rd)) + ": " + why);
     }
 
-    void check(enum iommu_status st, const iommu_trace_reader_t *rd, const std::string &what)
-    {
-        if (st != IOMMU_OK)
-            bad(rd, what + ": " + iommu_status_str(st));
-    }
-
     void apply(const iommu_trace_event &ev, const iommu_trace_reader_t *rd)
     {
         (*rc_->ev[ev.type])++;
-        iommu_host_t *h = host_.get();
-        const iommu_pasid_t pasid = (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE;
-        switch (ev.type) {
-        case IOMMU_EV_ATTACH:
-            if (ev.flags & IOMMU_EVF_ALIAS)
-                check(iommu_host_set_alias(h, ev.sid, ev.alias), rd, "attach: alias");
-            check(iommu_host_attach(h, ev.sid, pasid, ev.did, ev.mode), rd,
-                  "attach " + sid_str(ev.sid) + " to domain " + std::to_string(ev.did));
-            break;
-        case IOMMU_EV_DETACH:
-            check(iommu_host_detach(h, ev.sid, pasid), rd, "detach " + sid_str(ev.sid));
-            break;
-        case IOMMU_EV_MAP:
-            check(iommu_host_map(h, ev.did, ev.iova, ev.pa, ev.len, ev.access, ev.page_shift,
-                                 ev.stage),
-                  rd, "map domain " + std::to_string(ev.did) + " iova " + hex(ev.iova) + " len " + hex(ev.len));
-            break;
-        case IOMMU_EV_UNMAP: {
-            uint64_t done = 0;
-            check(iommu_host_unmap(h, ev.did, ev.iova, ev.len, ev.stage, &done), rd,
-                  "unmap domain " + std::to_string(ev.did) + " iova " + hex(ev.iova) + " len " + hex(ev.len));
-            break;
+        if (ev.type == IOMMU_EV_DMA) {
+            dma(ev, (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE);
+            return;
         }
-        case IOMMU_EV_DMA:
-            dma(ev, pasid);
-            break;
-        case IOMMU_EV_INV:
-            *rc_->inv_removed += invalidate(ev, pasid);
-            break;
-        default: /* msi, irte, sched: counted; modelled from the interrupt issue on */
-            break;
-        }
+        char what[128];
+        uint32_t removed = 0;
+        enum iommu_status st = iommu_host_apply(host_.get(), unit_.get(), &ev, &removed, what, sizeof what);
+        if (st != IOMMU_OK)
+            bad(rd, std::string(what) + ": " + iommu_status_str(st));
+        *rc_->inv_removed += removed;
+        if (sweep_ && ev.type == IOMMU_EV_INV)
+            sweep_->invalidate(ev.inv_type, ev.did,
+                               (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE, ev.iova, ev.am);
     }
 
     void dma(const iommu_trace_event &ev, iommu_pasid_t pasid)
@@ -224,33 +194,6 @@ private:
         }
     }
 
-    uint64_t invalidate(const iommu_trace_event &ev, iommu_pasid_t pasid)
-    {
-        iommu_t *u = unit_.get();
-        uint64_t n = 0;
-        switch (ev.inv_type) {
-        case IOMMU_INV_CC_GLOBAL: n = iommu_inv_context_global(u); break;
-        case IOMMU_INV_CC_DOMAIN: n = iommu_inv_context_domain(u, ev.did); break;
-        case IOMMU_INV_CC_DEVICE: n = iommu_inv_context_device(u, ev.sid); break;
-        case IOMMU_INV_IOTLB_GLOBAL: n = iommu_inv_iotlb_global(u); break;
-        case IOMMU_INV_IOTLB_DOMAIN: n = iommu_inv_iotlb_domain(u, ev.did); break;
-        case IOMMU_INV_IOTLB_PAGE:
-            n = iommu_inv_iotlb_page(u, ev.did, ev.iova, ev.am, (ev.flags & IOMMU_EVF_IH) != 0);
-            break;
-        case IOMMU_INV_PASID_IOTLB: n = iommu_inv_pasid_iotlb(u, ev.did, pasid); break;
-        case IOMMU_INV_PASID_CACHE: n = iommu_inv_pasid_cache(u, ev.did, pasid); break;
-        default: break; /* device-TLB, IEC, wait: nothing to drop in this model yet */
-        }
-        if (sweep_)
-            sweep_->invalidate(ev.inv_type, ev.did, pasid, ev.iova, ev.am);
-        return n;
-    }
-
-    static std::string sid_str(iommu_sid_t sid)
-    {
-        char b[8];
-        return iommu_sid_format(sid, b);
-    }
 
     json make_json(const Config &cfg, uint64_t events)
     {

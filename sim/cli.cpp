@@ -13,6 +13,7 @@ static void usage(FILE *out)
         "usage: iommusim <command> [options]\n"
         "\n"
         "commands:\n"
+        "  run                   timed simulation (SystemC/TLM): latency, throughput\n"
         "  replay --functional   untimed replay of a trace through the C core\n"
         "  info                  decode the modelled unit's capability registers\n"
         "  config                list every config key, or resolve a preset\n"
@@ -51,6 +52,8 @@ int cli_main(int argc, char **argv)
         return cmd_replay(2, args);
     }
     const char *cmd = argv[1];
+    if (!std::strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
     if (!std::strcmp(cmd, "replay"))
         return cmd_replay(argc - 1, argv + 1);
     if (!std::strcmp(cmd, "info"))

@@ -18,6 +18,7 @@ int parse_options(const char *cmd, const boost::program_options::options_descrip
 
 // Sub-commands; argv[0] is the sub-command's name.
 int cmd_replay(int argc, char **argv);
+int cmd_run(int argc, char **argv); // sim/run.cpp: the timed simulation
 int cmd_info(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_trace(int argc, char **argv); // sim/trace_cmd.cpp: convert, stats, gen

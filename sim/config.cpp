@@ -42,7 +42,7 @@ namespace {
 
 KeySpec boolkey(const std::string &k, const std::string &desc, bool CoreConfig::*top)
 {
-    KeySpec s{k, KeyType::Bool, 0, 1, {}, desc, nullptr, nullptr};
+    KeySpec s{k, KeyType::Bool, 0, 1, 0, 0, {}, desc, nullptr, nullptr};
     s.get = [top](const CoreConfig &c) { return json(c.*top); };
     s.set = [top](CoreConfig &c, const json &v) { c.*top = v.get<bool>(); };
     return s;
@@ -50,7 +50,7 @@ KeySpec boolkey(const std::string &k, const std::string &desc, bool CoreConfig::
 
 KeySpec ubool(const std::string &k, const std::string &desc, bool iommu_cfg::*f)
 {
-    KeySpec s{k, KeyType::Bool, 0, 1, {}, desc, nullptr, nullptr};
+    KeySpec s{k, KeyType::Bool, 0, 1, 0, 0, {}, desc, nullptr, nullptr};
     s.get = [f](const CoreConfig &c) { return json(c.unit.*f); };
     s.set = [f](CoreConfig &c, const json &v) { c.unit.*f = v.get<bool>(); };
     return s;
@@ -60,9 +60,39 @@ template <typename T, typename S>
 KeySpec intkey(const std::string &k, int64_t lo, int64_t hi, const std::string &desc, T S::*f,
                S CoreConfig::*sub)
 {
-    KeySpec s{k, KeyType::Int, lo, hi, {}, desc, nullptr, nullptr};
+    KeySpec s{k, KeyType::Int, lo, hi, 0, 0, {}, desc, nullptr, nullptr};
     s.get = [f, sub](const CoreConfig &c) { return json((int64_t)((c.*sub).*f)); };
     s.set = [f, sub](CoreConfig &c, const json &v) { (c.*sub).*f = (T)v.get<int64_t>(); };
+    return s;
+}
+
+template <typename S>
+KeySpec floatkey(const std::string &k, double lo, double hi, const std::string &desc, double S::*f,
+                 S CoreConfig::*sub)
+{
+    KeySpec s{k, KeyType::Float, 0, 0, 0, 0, {}, desc, nullptr, nullptr};
+    s.fmin = lo;
+    s.fmax = hi;
+    s.get = [f, sub](const CoreConfig &c) { return json((c.*sub).*f); };
+    s.set = [f, sub](CoreConfig &c, const json &v) { (c.*sub).*f = v.get<double>(); };
+    return s;
+}
+
+template <typename S>
+KeySpec subbool(const std::string &k, const std::string &desc, bool S::*f, S CoreConfig::*sub)
+{
+    KeySpec s{k, KeyType::Bool, 0, 1, 0, 0, {}, desc, nullptr, nullptr};
+    s.get = [f, sub](const CoreConfig &c) { return json((c.*sub).*f); };
+    s.set = [f, sub](CoreConfig &c, const json &v) { (c.*sub).*f = v.get<bool>(); };
+    return s;
+}
+
+KeySpec strkey(const std::string &k, const std::string &desc, std::string CoreConfig::*f,
+               std::vector<std::string> choices = {})
+{
+    KeySpec s{k, KeyType::String, 0, 0, 0, 0, choices, desc, nullptr, nullptr};
+    s.get = [f](const CoreConfig &c) { return json(c.*f); };
+    s.set = [f](CoreConfig &c, const json &v) { c.*f = v.get<std::string>(); };
     return s;
 }
 
@@ -73,12 +103,12 @@ void cache_keys(std::vector<KeySpec> &v, const std::string &prefix, const std::s
     auto cacc = [acc](const CoreConfig &c) -> const iommu_cache_cfg & {
         return acc(const_cast<CoreConfig &>(c));
     };
-    KeySpec e{prefix + ".entries", KeyType::Int, 0, 1 << 20, {},
+    KeySpec e{prefix + ".entries", KeyType::Int, 0, 1 << 20, 0, 0, {},
               what + ": number of entries (0 = absent)", nullptr, nullptr};
     e.get = [cacc](const CoreConfig &c) { return json((int64_t)cacc(c).entries); };
     e.set = [acc](CoreConfig &c, const json &x) { acc(c).entries = (uint32_t)x.get<int64_t>(); };
     v.push_back(e);
-    KeySpec w{prefix + ".ways", KeyType::Int, 0, 1 << 20, {},
+    KeySpec w{prefix + ".ways", KeyType::Int, 0, 1 << 20, 0, 0, {},
               what + ": associativity; 0 = fully associative (ways = entries)", nullptr, nullptr};
     w.get = [cacc](const CoreConfig &c) {
         const iommu_cache_cfg &cc = cacc(c);
@@ -86,7 +116,7 @@ void cache_keys(std::vector<KeySpec> &v, const std::string &prefix, const std::s
     };
     w.set = [acc](CoreConfig &c, const json &x) { acc(c).ways = (uint32_t)x.get<int64_t>(); };
     v.push_back(w);
-    KeySpec p{prefix + ".policy", KeyType::String, 0, 0, {"lru", "plru", "tree-plru", "fifo", "random"},
+    KeySpec p{prefix + ".policy", KeyType::String, 0, 0, 0, 0, {"lru", "plru", "tree-plru", "fifo", "random"},
               what + ": replacement policy", nullptr, nullptr};
     p.get = [cacc](const CoreConfig &c) { return json(std::string(cacc(c).policy)); };
     p.set = [acc](CoreConfig &c, const json &x) {
@@ -95,7 +125,7 @@ void cache_keys(std::vector<KeySpec> &v, const std::string &prefix, const std::s
         std::snprintf(cc.policy, sizeof cc.policy, "%s", s.c_str());
     };
     v.push_back(p);
-    KeySpec sd{prefix + ".seed", KeyType::Int, 0, INT64_MAX, {},
+    KeySpec sd{prefix + ".seed", KeyType::Int, 0, INT64_MAX, 0, 0, {},
                what + ": seed of the random policy", nullptr, nullptr};
     sd.get = [cacc](const CoreConfig &c) { return json((int64_t)cacc(c).seed); };
     sd.set = [acc](CoreConfig &c, const json &x) { acc(c).seed = (uint64_t)x.get<int64_t>(); };
@@ -114,7 +144,7 @@ std::vector<KeySpec> build_schema()
     v.push_back(intkey("iommu.mgaw", 30, 64, "maximum guest address width in bits (CAP.MGAW)", &U::mgaw, U_));
     v.push_back(intkey("iommu.haw", 32, 52, "host address width in bits: table and page addresses must lie below 2^haw", &U::haw, U_));
     {
-        KeySpec s{"iommu.sagaw", KeyType::IntList, 3, 5, {},
+        KeySpec s{"iommu.sagaw", KeyType::IntList, 3, 5, 0, 0, {},
                   "page-table depths supported (CAP.SAGAW): list of 3, 4, 5 levels", nullptr, nullptr};
         s.get = [](const CoreConfig &c) {
             json a = json::array();
@@ -166,7 +196,7 @@ std::vector<KeySpec> build_schema()
     cache_keys(v, "iotlb", "IOTLB (unified; with iotlb.split the 4 KB-page IOTLB)",
                [](CoreConfig &c) -> iommu_cache_cfg & { return c.unit.iotlb.c4k; });
     {
-        KeySpec s{"iotlb.split", KeyType::Bool, 0, 1, {},
+        KeySpec s{"iotlb.split", KeyType::Bool, 0, 1, 0, 0, {},
                   "separate IOTLBs per page size (iotlb, iotlb_2m, iotlb_1g) instead of one unified IOTLB",
                   nullptr, nullptr};
         s.get = [](const CoreConfig &c) { return json(c.unit.iotlb.split); };
@@ -194,6 +224,71 @@ std::vector<KeySpec> build_schema()
     v.push_back(intkey("host.table_base", 0, (1LL << 52) - 1, "physical base of the region holding IOMMU tables", &iommu_host_cfg::table_base, H_));
     v.push_back(intkey("host.table_size", 1 << 12, 1LL << 44, "bytes of that region", &iommu_host_cfg::table_size, H_));
     v.push_back(intkey("host.guest_table_base", 0, (1LL << 52) - 1, "guest-physical base of first-level tables of nested domains", &iommu_host_cfg::guest_table_base, H_));
+    // --- the timed system (iommusim run) ---
+    using tlm_model::IommuTiming;
+    auto T_ = &CoreConfig::timing;
+    v.push_back(intkey("timing.slots", 1, 4096, "translation slots: translations in flight at once", &IommuTiming::slots, T_));
+    v.push_back(intkey("timing.walkers", 1, 1024, "page walkers: concurrent context fetches and page walks", &IommuTiming::walkers, T_));
+    v.push_back(subbool("timing.coalesce", "misses to a page being walked wait for that walk instead of walking again", &IommuTiming::coalesce, T_));
+    v.push_back(subbool("timing.in_order", "completions leave the IOMMU in request order per requester", &IommuTiming::in_order, T_));
+    v.push_back(floatkey("timing.interface_ns", 0, 1e6, "arrival to first lookup (input queue and decode)", &IommuTiming::interface_ns, T_));
+    v.push_back(floatkey("timing.context_cache_ns", 0, 1e6, "context-cache lookup latency", &IommuTiming::context_cache_ns, T_));
+    v.push_back(intkey("timing.context_cache_ports", 1, 64, "context-cache lookups that can proceed at once", &IommuTiming::context_cache_ports, T_));
+    v.push_back(floatkey("timing.pasid_cache_ns", 0, 1e6, "PASID-cache lookup latency", &IommuTiming::pasid_cache_ns, T_));
+    v.push_back(intkey("timing.pasid_cache_ports", 1, 64, "PASID-cache lookups that can proceed at once", &IommuTiming::pasid_cache_ports, T_));
+    v.push_back(floatkey("timing.iotlb_ns", 0, 1e6, "IOTLB lookup latency", &IommuTiming::iotlb_ns, T_));
+    v.push_back(intkey("timing.iotlb_ports", 1, 64, "IOTLB lookups that can proceed at once", &IommuTiming::iotlb_ports, T_));
+    v.push_back(floatkey("timing.pwc_ns", 0, 1e6, "paging-structure-cache lookup, once per walk", &IommuTiming::pwc_ns, T_));
+    v.push_back(floatkey("timing.walk_step_ns", 0, 1e6, "walker work per table read, besides the memory read", &IommuTiming::walk_step_ns, T_));
+    v.push_back(floatkey("timing.fault_ns", 0, 1e6, "fault recording before the error response", &IommuTiming::fault_ns, T_));
+    using tlm_model::PcieLinkConfig;
+    auto L_ = &CoreConfig::link;
+    v.push_back(intkey("link.gen", 1, 5, "PCIe generation (2.5/5/8/16/32 GT/s per lane)", &PcieLinkConfig::gen, L_));
+    v.push_back(intkey("link.lanes", 1, 32, "lanes: 1, 2, 4, 8, 16 or 32", &PcieLinkConfig::lanes, L_));
+    v.push_back(intkey("link.mps", 128, 4096, "maximum payload size in bytes (power of two)", &PcieLinkConfig::mps, L_));
+    v.push_back(intkey("link.mrrs", 128, 4096, "maximum read request size in bytes (power of two)", &PcieLinkConfig::mrrs, L_));
+    v.push_back(intkey("link.rcb", 64, 128, "read completion boundary: 64 or 128 bytes", &PcieLinkConfig::rcb, L_));
+    v.push_back(subbool("link.rcb_mode", "completions split at the RCB instead of at MPS", &PcieLinkConfig::rcb_mode, L_));
+    v.push_back(subbool("link.addr64", "64-bit addressing (4-DW request headers)", &PcieLinkConfig::addr64, L_));
+    v.push_back(subbool("link.ecrc", "end-to-end CRC digest, 4 bytes per TLP", &PcieLinkConfig::ecrc, L_));
+    v.push_back(floatkey("link.latency_ns", 0, 1e6, "fixed one-way link latency after serialisation", &PcieLinkConfig::latency_ns, L_));
+    using tlm_model::MemoryConfig;
+    auto M_ = &CoreConfig::memory;
+    v.push_back(floatkey("memory.latency_ns", 0, 1e6, "memory access latency", &MemoryConfig::latency_ns, M_));
+    v.push_back(floatkey("memory.bandwidth_gbps", 0.001, 1e6, "memory bandwidth shared by DMA data and table reads (Gb/s)", &MemoryConfig::bandwidth_gbps, M_));
+    {
+        KeySpec s{"memory.pt_cache.mode", KeyType::String, 0, 0, 0, 0, {"none", "probability", "cache"},
+                  "cache for page-table reads: none, a hit probability, or a set-associative cache", nullptr, nullptr};
+        s.get = [](const CoreConfig &c) { return json(tlm_model::pt_cache_mode_name(c.memory.pt_cache.mode)); };
+        s.set = [](CoreConfig &c, const json &x) { tlm_model::pt_cache_mode_from_name(x.get<std::string>(), &c.memory.pt_cache.mode); };
+        v.push_back(s);
+        KeySpec p{"memory.pt_cache.hit_probability", KeyType::Float, 0, 0, 0.0, 1.0, {}, "probability mode: chance a table read hits", nullptr, nullptr};
+        p.get = [](const CoreConfig &c) { return json(c.memory.pt_cache.hit_probability); };
+        p.set = [](CoreConfig &c, const json &x) { c.memory.pt_cache.hit_probability = x.get<double>(); };
+        v.push_back(p);
+        KeySpec sd{"memory.pt_cache.seed", KeyType::Int, 0, INT64_MAX, 0, 0, {}, "probability mode: seed of its random numbers", nullptr, nullptr};
+        sd.get = [](const CoreConfig &c) { return json((int64_t)c.memory.pt_cache.seed); };
+        sd.set = [](CoreConfig &c, const json &x) { c.memory.pt_cache.seed = (uint64_t)x.get<int64_t>(); };
+        v.push_back(sd);
+        KeySpec e{"memory.pt_cache.entries", KeyType::Int, 1, 1 << 20, 0, 0, {}, "cache mode: 64-byte lines", nullptr, nullptr};
+        e.get = [](const CoreConfig &c) { return json((int64_t)c.memory.pt_cache.entries); };
+        e.set = [](CoreConfig &c, const json &x) { c.memory.pt_cache.entries = (uint32_t)x.get<int64_t>(); };
+        v.push_back(e);
+        KeySpec w{"memory.pt_cache.ways", KeyType::Int, 1, 1 << 20, 0, 0, {}, "cache mode: associativity", nullptr, nullptr};
+        w.get = [](const CoreConfig &c) { return json((int64_t)c.memory.pt_cache.ways); };
+        w.set = [](CoreConfig &c, const json &x) { c.memory.pt_cache.ways = (uint32_t)x.get<int64_t>(); };
+        v.push_back(w);
+        KeySpec l{"memory.pt_cache.latency_ns", KeyType::Float, 0, 0, 0.0, 1e6, {}, "page-table-cache hit latency", nullptr, nullptr};
+        l.get = [](const CoreConfig &c) { return json(c.memory.pt_cache.latency_ns); };
+        l.set = [](CoreConfig &c, const json &x) { c.memory.pt_cache.latency_ns = x.get<double>(); };
+        v.push_back(l);
+    }
+    using tlm_model::EndpointConfig;
+    auto D_ = &CoreConfig::device;
+    v.push_back(intkey("device.tags", 1, 1024, "outstanding non-posted (read) requests per device", &EndpointConfig::tags, D_));
+    v.push_back(intkey("device.posted", 1, 4096, "posted writes in flight per device", &EndpointConfig::posted, D_));
+    v.push_back(strkey("device.tags_by_device", "per-device tags overriding device.tags: \"01:00.0=16,02:00.0=64\"", &CoreConfig::tags_by_device));
+    v.push_back(strkey("system.devices", "endpoints: \"auto\" (every device with a dma in the trace) or a list \"01:00.0,02:00.0\"", &CoreConfig::devices));
     v.push_back(boolkey("host.service_faults", "the host's fault handler reads and clears fault records after every DMA (false: records fill up and overflow)", &CoreConfig::service_faults));
     return v;
 }
@@ -277,6 +372,23 @@ static json coerce(const KeySpec &k, const json &v, const std::string &where)
                 throw bad("'" + s + "' is not one of " + join_choices(k.choices));
         }
         return v;
+    }
+    case KeyType::Float: {
+        double d;
+        if (v.is_number())
+            d = v.get<double>();
+        else if (v.is_string()) {
+            std::string t = v.get<std::string>();
+            char *end = nullptr;
+            errno = 0;
+            d = std::strtod(t.c_str(), &end);
+            if (t.empty() || *end || errno)
+                throw bad("expected a number, got " + v.dump());
+        } else
+            throw bad("expected a number, got " + v.dump());
+        if (!(d >= k.fmin && d <= k.fmax))
+            throw bad(v.dump() + " is out of range [" + json(k.fmin).dump() + ", " + json(k.fmax).dump() + "]");
+        return d;
     }
     case KeyType::IntList: {
         json arr = json::array();
@@ -402,6 +514,14 @@ CoreConfig Config::core() const
         throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
     if (iommu_host_cfg_validate(&c.host, &key, &why) != IOMMU_OK)
         throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
+    std::string key2, why2;
+    if (!tlm_model::validate(c.link, &key2, &why2))
+        throw InputError("config: " + key2 + ": " + why2);
+    if (!tlm_model::validate(c.memory, &key2, &why2))
+        throw InputError("config: " + key2 + ": " + why2);
+    if (std::string e = tlm_model::validate(c.timing); !e.empty())
+        throw InputError("config: " + e);
+    timed_config(c); // device lists
     if (!(c.unit.sagaw & (1u << (c.host.sl_levels - 2))))
         throw InputError("config: host.sl_levels: " + std::to_string(c.host.sl_levels) +
                          "-level tables are not in iommu.sagaw");
@@ -423,6 +543,49 @@ json Config::resolved() const
         (*node)[parts.back()] = k.get(cfg_);
     }
     return out;
+}
+
+static std::vector<std::string> split(const std::string &s, char sep)
+{
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, sep))
+        if (!item.empty())
+            out.push_back(item);
+    return out;
+}
+
+tlm_model::TimedConfig timed_config(const CoreConfig &c)
+{
+    tlm_model::TimedConfig t;
+    t.unit = c.unit;
+    t.host = c.host;
+    t.service_faults = c.service_faults;
+    t.timing = c.timing;
+    t.link = c.link;
+    t.memory = c.memory;
+    t.device = c.device;
+    if (c.devices != "auto") {
+        for (const std::string &d : split(c.devices, ',')) {
+            iommu_sid_t sid;
+            if (!iommu_sid_parse(d.c_str(), &sid))
+                throw InputError("config: system.devices: '" + d + "' is not a bus:dev.fn");
+            t.devices.push_back(sid);
+        }
+        if (t.devices.empty())
+            throw InputError("config: system.devices: empty list (use \"auto\")");
+    }
+    for (const std::string &kv : split(c.tags_by_device, ',')) {
+        auto eq = kv.find('=');
+        iommu_sid_t sid;
+        int64_t n;
+        if (eq == std::string::npos || !iommu_sid_parse(kv.substr(0, eq).c_str(), &sid) ||
+            !parse_int(kv.substr(eq + 1), &n) || n < 1 || n > 1024)
+            throw InputError("config: device.tags_by_device: '" + kv + "' is not bus:dev.fn=tags (1..1024)");
+        t.tags_by_device[sid] = (unsigned)n;
+    }
+    return t;
 }
 
 std::string find_data_file(const std::string &rel)

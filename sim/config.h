@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/tlm/system.h"
+
 extern "C" {
 #include "host/host.h"
 #include "model/iommu/iommu.h"
@@ -28,14 +30,26 @@ struct CoreConfig {
     iommu_cfg unit;
     iommu_host_cfg host;
     bool service_faults = true; // host fault handler clears fault records after each DMA
+    // the timed system (iommusim run)
+    tlm_model::IommuTiming timing;
+    tlm_model::PcieLinkConfig link;
+    tlm_model::MemoryConfig memory;
+    tlm_model::EndpointConfig device;
+    std::string tags_by_device;   // "01:00.0=16,02:00.0=64"
+    std::string devices = "auto"; // "auto" or "01:00.0,02:00.0"
 };
 
-enum class KeyType { Bool, Int, String, IntList };
+// The timed system's configuration from a validated CoreConfig. Throws InputError naming the
+// key (device lists, per-device tags).
+tlm_model::TimedConfig timed_config(const CoreConfig &c);
+
+enum class KeyType { Bool, Int, String, IntList, Float };
 
 struct KeySpec {
     std::string key;
     KeyType type;
     int64_t min = 0, max = 0; // Int / IntList elements
+    double fmin = 0, fmax = 0; // Float
     std::vector<std::string> choices; // String: allowed values (empty = any)
     std::string desc;
     std::function<nlohmann::json(const CoreConfig &)> get;

@@ -19,6 +19,7 @@ static std::string type_text(const KeySpec &k)
     case KeyType::Bool: return "bool";
     case KeyType::Int: return "int [" + std::to_string(k.min) + ", " + std::to_string(k.max) + "]";
     case KeyType::IntList: return "list of int [" + std::to_string(k.min) + ", " + std::to_string(k.max) + "]";
+    case KeyType::Float: return "number [" + nlohmann::json(k.fmin).dump() + ", " + nlohmann::json(k.fmax).dump() + "]";
     case KeyType::String: {
         std::string s;
         for (auto &c : k.choices)

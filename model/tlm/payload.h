@@ -38,6 +38,7 @@ struct IommuExt : tlm::tlm_extension<IommuExt> {
     uint64_t dma = 0;            // sequence number of the DMA this TLP belongs to
     // --- downstream attributes (set by the Iommu) ---
     Purpose purpose = Purpose::Dma;
+    int16_t port = -1;             // index of the upstream socket it arrived on (set by the Iommu)
     // --- timestamps: the latency breakdown is derived from them ---
     sc_core::sc_time t_issue;      // endpoint put the TLP on the link
     sc_core::sc_time t_arrive;     // TLP arrived at the IOMMU (after link latency/serialisation)
@@ -48,6 +49,8 @@ struct IommuExt : tlm::tlm_extension<IommuExt> {
     sc_core::sc_time walk_time;    // part of [t_xlat_start, t_xlat_done] spent walking
     // --- outcome ---
     uint8_t fault_reason = 0;      // nonzero: the IOMMU blocked the request (error response)
+    // --- bookkeeping of the module that issued a downstream transaction (opaque to others) ---
+    void *owner = nullptr;
 
     tlm::tlm_extension_base *clone() const override { return new IommuExt(*this); }
     void copy_from(const tlm::tlm_extension_base &other) override
@@ -81,19 +84,16 @@ public:
             free_.pop_back();
         }
         *s->ext = IommuExt();
-        s->gp.set_data_ptr(s->buf);
-        s->gp.set_data_length(0);
-        s->gp.set_byte_enable_ptr(nullptr);
-        s->gp.set_streaming_width(0);
-        s->gp.set_dmi_allowed(false);
-        s->gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-        s->gp.acquire();
-        return &s->gp;
+        s->set_data_ptr(s->buf);
+        s->set_data_length(0);
+        s->set_byte_enable_ptr(nullptr);
+        s->set_streaming_width(0);
+        s->set_dmi_allowed(false);
+        s->set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        s->acquire();
+        return s;
     }
-    void free(tlm::tlm_generic_payload *gp) override
-    {
-        free_.push_back(reinterpret_cast<Slot *>(reinterpret_cast<char *>(gp) - offsetof(Slot, gp)));
-    }
+    void free(tlm::tlm_generic_payload *gp) override { free_.push_back(static_cast<Slot *>(gp)); }
     size_t allocated() const { return all_.size(); }
 
     static IommuExt &ext(tlm::tlm_generic_payload &gp)
@@ -104,12 +104,11 @@ public:
     }
 
 private:
-    struct Slot {
-        explicit Slot(PayloadPool *pool) : gp(pool), ext(new IommuExt)
+    struct Slot : tlm::tlm_generic_payload {
+        explicit Slot(PayloadPool *pool) : tlm::tlm_generic_payload(pool), ext(new IommuExt)
         {
-            gp.set_extension(ext); // owned by gp, deleted with it
+            set_extension(ext); // owned by the payload, deleted with it
         }
-        tlm::tlm_generic_payload gp;
         IommuExt *ext;
         unsigned char buf[64]; // largest table read: a 64-byte PASID-table entry
     };

@@ -1,0 +1,132 @@
+// endpoint.cpp — the trace-playing PCIe endpoint (see endpoint.h).
+#include "model/tlm/endpoint.h"
+
+#include "model/tlm/resource.h"
+
+using namespace sc_core;
+
+namespace iommusim::tlm_model {
+
+PcieEndpoint::PcieEndpoint(sc_module_name name, unsigned index, const EndpointConfig &cfg,
+                           DmaListener *listener)
+    : sc_module(name), upstream("upstream"), index_(index), cfg_(cfg), listener_(listener),
+      done_peq_("done_peq")
+{
+    const unsigned cap = cfg.tags + cfg.posted + 1;
+    flights_.resize(cap);
+    for (unsigned i = cap; i-- > 0;)
+        free_flights_.push_back(i);
+    upstream.register_nb_transport_bw(this, &PcieEndpoint::nb_transport_bw);
+    SC_METHOD(on_complete);
+    sensitive << done_peq_.get_event();
+    dont_initialize();
+    SC_METHOD(on_wake);
+    sensitive << wake_;
+    dont_initialize();
+}
+
+void PcieEndpoint::push(const Dma &d) { queue_.push_back(d); }
+
+void PcieEndpoint::kick() { pump(); }
+
+void PcieEndpoint::pump()
+{
+    const uint64_t now = to_ps(sc_time_stamp());
+    while (!queue_.empty()) {
+        const Dma &d = queue_.front();
+        if (split_off_ == 0) {
+            if (d.timed && d.time_ps > now) {
+                if (!waking_) {
+                    waking_ = true;
+                    wake_.notify(ps(d.time_ps - now));
+                }
+                break;
+            }
+            if (free_flights_.empty())
+                break;
+        }
+        if (d.write ? posted_used_ >= cfg_.posted : tags_used_ >= cfg_.tags)
+            break;
+        if (split_off_ == 0) {
+            cur_ = free_flights_.back();
+            free_flights_.pop_back();
+            Flight &f = flights_[cur_];
+            f.dma = d;
+            f.first_issue = sc_time_stamp();
+            f.tlps_left = 0;
+            f.all_issued = false;
+            f.error = false;
+            active_++;
+        }
+        Flight &f = flights_[cur_];
+        const uint64_t addr = d.iova + split_off_;
+        uint64_t n = d.write ? cfg_.mps : cfg_.mrrs;
+        const uint64_t to_4k = 0x1000 - (addr & 0xFFF);
+        if (n > to_4k)
+            n = to_4k;
+        if (n > d.len - split_off_)
+            n = d.len - split_off_;
+        tlm::tlm_generic_payload *gp = pool_.get();
+        gp->set_command(d.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+        gp->set_address(addr);
+        gp->set_data_length((unsigned)n);
+        IommuExt &e = PayloadPool::ext(*gp);
+        e.requester_id = d.requester_id;
+        e.pasid = d.pasid;
+        e.privileged = d.privileged;
+        e.device = index_;
+        e.dma = cur_;
+        e.t_issue = sc_time_stamp();
+        f.tlps_left++;
+        (d.write ? posted_used_ : tags_used_)++;
+        split_off_ += n;
+        if (split_off_ == d.len) {
+            f.all_issued = true;
+            split_off_ = 0;
+            queue_.pop_front();
+        }
+        tlm::tlm_phase ph = tlm::BEGIN_REQ;
+        sc_time delay = SC_ZERO_TIME;
+        tlm::tlm_sync_enum r = upstream->nb_transport_fw(*gp, ph, delay);
+        if (r == tlm::TLM_COMPLETED || (r == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP))
+            done_peq_.notify(*gp, delay);
+    }
+    if (queue_.size() < kLowWater)
+        listener_->endpoint_hungry(index_);
+}
+
+tlm::tlm_sync_enum PcieEndpoint::nb_transport_bw(tlm::tlm_generic_payload &gp, tlm::tlm_phase &ph,
+                                                 sc_time &delay)
+{
+    if (ph == tlm::BEGIN_RESP)
+        done_peq_.notify(gp, delay);
+    return tlm::TLM_COMPLETED;
+}
+
+void PcieEndpoint::on_complete()
+{
+    while (tlm::tlm_generic_payload *gp = done_peq_.get_next_transaction()) {
+        IommuExt &e = PayloadPool::ext(*gp);
+        e.t_complete = sc_time_stamp();
+        Flight &f = flights_[e.dma];
+        (gp->is_write() ? posted_used_ : tags_used_)--;
+        if (!gp->is_response_ok())
+            f.error = true;
+        f.tlps_left--;
+        if (f.all_issued && f.tlps_left == 0) {
+            listener_->dma_done(index_, f.dma, e, f.first_issue, f.error);
+            free_flights_.push_back((unsigned)e.dma);
+            active_--;
+        }
+        gp->release();
+    }
+    pump();
+}
+
+void PcieEndpoint::on_wake()
+{
+    waking_ = false;
+    pump();
+}
+
+} // namespace iommusim::tlm_model

@@ -1,0 +1,458 @@
+// iommu_tlm.cpp — the timed IOMMU pipeline (see iommu_tlm.h).
+#include "model/tlm/iommu_tlm.h"
+
+#include <cstring>
+
+extern "C" {
+#include "model/iommu/regs.h"
+}
+
+using namespace sc_core;
+
+namespace iommusim::tlm_model {
+
+std::string validate(const IommuTiming &t)
+{
+    if (t.slots < 1 || t.slots > 4096)
+        return "timing.slots: must be 1..4096";
+    if (t.walkers < 1 || t.walkers > 1024)
+        return "timing.walkers: must be 1..1024";
+    if (!t.context_cache_ports || t.context_cache_ports > 64)
+        return "timing.context_cache_ports: must be 1..64";
+    if (!t.pasid_cache_ports || t.pasid_cache_ports > 64)
+        return "timing.pasid_cache_ports: must be 1..64";
+    if (!t.iotlb_ports || t.iotlb_ports > 64)
+        return "timing.iotlb_ports: must be 1..64";
+    const std::pair<const char *, double> lat[] = {
+        {"timing.interface_ns", t.interface_ns}, {"timing.context_cache_ns", t.context_cache_ns},
+        {"timing.pasid_cache_ns", t.pasid_cache_ns}, {"timing.iotlb_ns", t.iotlb_ns},
+        {"timing.pwc_ns", t.pwc_ns}, {"timing.walk_step_ns", t.walk_step_ns},
+        {"timing.fault_ns", t.fault_ns}};
+    for (auto &[k, v] : lat)
+        if (!(v >= 0 && v <= 1e6))
+            return std::string(k) + ": must be between 0 and 1000000 ns";
+    return "";
+}
+
+// One request in flight (pooled).
+struct Iommu::Op {
+    iommu_op op;
+    iommu_req req;
+    tlm::tlm_generic_payload *gp = nullptr; // the upstream request
+    uint64_t arrive_ps = 0, wait_from_ps = 0, walk_start_ps = 0, ready_ps = 0;
+    uint64_t first_pa = 0;
+    unsigned slot = 0, walker = 0;
+    bool has_slot = false, has_walker = false;
+    bool leader = false;       // registered in walks_in_flight_
+    uint64_t key = 0;          // coalescing key (hash of domain, PASID tag, 4 KB page)
+    std::vector<Op *> joiners; // ops waiting on this op's walk
+    iommu_step pending{};      // a table read waiting for a walker
+    bool pending_walk = false; // waiting for a walker to start a walk (not a read)
+    uint8_t charged = 0;       // lookups already charged (bits: 1 cc, 2 pc, 4 iotlb)
+    uint32_t order_key = 0;
+    uint64_t seq = 0;
+    bool chunked = false;      // first chunk done (first_pa valid)
+};
+
+Iommu::Iommu(sc_module_name name, iommu_t *unit, const IommuTiming &timing)
+    : sc_module(name), upstream("upstream"), memory("memory"), regs("regs"), unit_(unit),
+      t_(timing), arrive_peq_("arrive_peq"), mem_peq_("mem_peq"), slots_(timing.slots),
+      walkers_(timing.walkers), cc_ports_(timing.context_cache_ports),
+      pc_ports_(timing.pasid_cache_ports), iotlb_ports_(timing.iotlb_ports)
+{
+    interface_ps_ = ns_to_ps(t_.interface_ns);
+    cc_ps_ = ns_to_ps(t_.context_cache_ns);
+    pc_ps_ = ns_to_ps(t_.pasid_cache_ns);
+    iotlb_ps_ = ns_to_ps(t_.iotlb_ns);
+    pwc_ps_ = ns_to_ps(t_.pwc_ns);
+    step_ps_ = ns_to_ps(t_.walk_step_ns);
+    fault_ps_ = ns_to_ps(t_.fault_ns);
+    upstream.register_nb_transport_fw(this, &Iommu::nb_transport_fw);
+    memory.register_nb_transport_bw(this, &Iommu::nb_transport_bw_mem);
+    regs.register_b_transport(this, &Iommu::b_transport_regs);
+    SC_METHOD(on_arrival);
+    sensitive << arrive_peq_.get_event();
+    dont_initialize();
+    SC_METHOD(on_memory);
+    sensitive << mem_peq_.get_event();
+    dont_initialize();
+}
+
+Iommu::~Iommu()
+{
+    for (Op *op : op_all_)
+        delete op;
+}
+
+Iommu::Op *Iommu::new_op()
+{
+    Op *op;
+    if (op_free_.empty()) {
+        op = new Op();
+        op_all_.push_back(op);
+    } else {
+        op = op_free_.back();
+        op_free_.pop_back();
+    }
+    op->has_slot = op->has_walker = op->leader = op->pending_walk = op->chunked = false;
+    op->joiners.clear();
+    op->charged = 0;
+    return op;
+}
+
+void Iommu::free_op(Op *op) { op_free_.push_back(op); }
+
+// ---------------------------------------------------------------------- sockets -------
+
+tlm::tlm_sync_enum Iommu::nb_transport_fw(int id, tlm::tlm_generic_payload &gp,
+                                          tlm::tlm_phase &ph, sc_time &delay)
+{
+    if (ph == tlm::BEGIN_REQ) {
+        IommuExt &e = PayloadPool::ext(gp);
+        e.port = (int16_t)id;
+        e.t_arrive = sc_time_stamp() + delay;
+        arrive_peq_.notify(gp, delay);
+        ph = tlm::END_REQ; // accepted at once: queueing is modelled inside
+        return tlm::TLM_UPDATED;
+    }
+    return tlm::TLM_COMPLETED; // END_RESP: nothing to do
+}
+
+tlm::tlm_sync_enum Iommu::nb_transport_bw_mem(tlm::tlm_generic_payload &gp, tlm::tlm_phase &ph,
+                                              sc_time &delay)
+{
+    if (ph == tlm::BEGIN_RESP)
+        mem_peq_.notify(gp, delay);
+    return tlm::TLM_COMPLETED;
+}
+
+void Iommu::b_transport_regs(tlm::tlm_generic_payload &gp, sc_time &delay)
+{
+    // Register reads (VT-d 11.4): VER, CAP, ECAP, FSTS and the fault-recording registers.
+    const iommu_cfg *c = iommu_config(unit_);
+    const uint64_t a = gp.get_address();
+    const unsigned len = gp.get_data_length();
+    uint64_t v[2] = {0, 0};
+    bool ok = gp.is_read() && (len == 4 || len == 8 || len == 16);
+    if (ok) {
+        if (a == 0x000)
+            v[0] = IOMMU_REG_VER;
+        else if (a == 0x008)
+            v[0] = iommu_reg_cap(c);
+        else if (a == 0x010)
+            v[0] = iommu_reg_ecap(c);
+        else if (a == 0x034)
+            v[0] = iommu_fault_status(unit_);
+        else if (a >= c->fro && a < c->fro + 16u * c->nfr && (a - c->fro) % 16 == 0)
+            iommu_fault_record_encode(iommu_fault_get(unit_, (unsigned)((a - c->fro) / 16)), v);
+        else
+            ok = false;
+    }
+    if (!ok) {
+        gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        return;
+    }
+    std::memcpy(gp.get_data_ptr(), v, len);
+    gp.set_response_status(tlm::TLM_OK_RESPONSE);
+    delay += sc_time(t_.interface_ns, SC_NS);
+}
+
+// ---------------------------------------------------------------------- pipeline ------
+
+void Iommu::on_arrival()
+{
+    const uint64_t now = to_ps(sc_time_stamp());
+    while (tlm::tlm_generic_payload *gp = arrive_peq_.get_next_transaction()) {
+        IommuExt &e = PayloadPool::ext(*gp);
+        stats_.requests++;
+        Op *op = new_op();
+        op->gp = gp;
+        op->arrive_ps = now;
+        op->req.sid = e.requester_id;
+        op->req.pasid = e.pasid;
+        op->req.iova = gp->get_address();
+        op->req.len = gp->get_data_length() ? gp->get_data_length() : 1;
+        op->req.access = (uint8_t)((gp->is_write() ? IOMMU_ACC_W : IOMMU_ACC_R) |
+                                   (e.privileged ? IOMMU_ACC_PRIV : 0));
+        op->req.flags = t_.coalesce ? IOMMU_REQ_DEFER_WALK : 0;
+        if (t_.in_order) {
+            op->order_key = (uint32_t)e.port << 16 | e.requester_id;
+            op->seq = order_[op->order_key].next_issue++;
+        }
+        unsigned slot;
+        uint64_t start;
+        if (slots_.acquire(now, Resource::kForever, &slot, &start)) {
+            op->slot = slot;
+            start_op(op, start);
+        } else {
+            op->wait_from_ps = now;
+            slot_queue_.push_back(op);
+            stats_.slot_waits++;
+        }
+    }
+}
+
+void Iommu::start_op(Op *op, uint64_t t_ps)
+{
+    op->has_slot = true;
+    busy_slots_++;
+    stats_.slot_wait_ps += t_ps - op->arrive_ps;
+    PayloadPool::ext(*op->gp).t_xlat_start = ps(t_ps);
+    iommu_step s = iommu_translate_begin(unit_, &op->op, &op->req);
+    step(op, s, charge(op, t_ps + interface_ps_));
+}
+
+// Charges the cache lookups the core reported since the last call, on their ports.
+uint64_t Iommu::charge(Op *op, uint64_t t_ps)
+{
+    const iommu_op_report &r = op->op.report;
+    unsigned u = 0;
+    uint64_t st = t_ps;
+    if (r.cc_lookup && !(op->charged & 1)) {
+        cc_ports_.acquire(t_ps, cc_ps_, &u, &st);
+        t_ps = st + cc_ps_;
+        op->charged |= 1;
+    }
+    if (r.pc_lookup && !(op->charged & 2)) {
+        pc_ports_.acquire(t_ps, pc_ps_, &u, &st);
+        t_ps = st + pc_ps_;
+        op->charged |= 2;
+    }
+    if (r.iotlb_lookup && !(op->charged & 4)) {
+        iotlb_ports_.acquire(t_ps, iotlb_ps_, &u, &st);
+        t_ps = st + iotlb_ps_;
+        op->charged |= 4;
+    }
+    return t_ps;
+}
+
+void Iommu::step(Op *op, iommu_step s, uint64_t t_ps)
+{
+    switch (s.kind) {
+    case IOMMU_STEP_READ:
+        if (op->has_walker) {
+            table_read(op, s, t_ps);
+        } else {
+            op->pending = s;
+            need_walker(op, t_ps, false);
+        }
+        return;
+    case IOMMU_STEP_WALK: {
+        uint64_t k[2];
+        iommu_op_walk_key(&op->op, k);
+        op->key = k[0] * 0x9E3779B97F4A7C15ull ^ k[1];
+        auto it = walks_in_flight_.find(op->key);
+        if (it != walks_in_flight_.end()) {
+            if (op->has_walker) // it fetched its context: the walker is not needed any more
+                release_walker(op, t_ps);
+            it->second->joiners.push_back(op);
+            stats_.coalesced++;
+            return;
+        }
+        op->leader = true;
+        walks_in_flight_.emplace(op->key, op);
+        if (op->has_walker) { // continues with the walker that fetched its context
+            step(op, iommu_op_start_walk(unit_, &op->op), t_ps + pwc_ps_);
+        } else {
+            need_walker(op, t_ps, true);
+        }
+        return;
+    }
+    case IOMMU_STEP_DONE:
+    case IOMMU_STEP_FAULT:
+        if (op->has_walker)
+            release_walker(op, t_ps);
+        if (op->leader)
+            walk_ended(op, s.kind == IOMMU_STEP_DONE, t_ps);
+        if (s.kind == IOMMU_STEP_DONE)
+            translated(op, t_ps);
+        else
+            faulted(op, t_ps);
+        return;
+    }
+}
+
+void Iommu::need_walker(Op *op, uint64_t t_ps, bool walk)
+{
+    unsigned w;
+    uint64_t start;
+    if (!walkers_.acquire(t_ps, Resource::kForever, &w, &start)) {
+        op->pending_walk = walk;
+        op->wait_from_ps = t_ps;
+        walker_queue_.push_back(op);
+        stats_.walker_waits++;
+        return;
+    }
+    stats_.walker_wait_ps += start - t_ps;
+    op->walker = w;
+    op->has_walker = true;
+    op->walk_start_ps = start;
+    busy_walkers_++;
+    if (walk)
+        step(op, iommu_op_start_walk(unit_, &op->op), start + pwc_ps_);
+    else
+        table_read(op, op->pending, start);
+}
+
+void Iommu::table_read(Op *op, const iommu_step &s, uint64_t t_ps)
+{
+    tlm::tlm_generic_payload *gp = table_pool_.get();
+    IommuExt &e = PayloadPool::ext(*gp);
+    e.purpose = Purpose::TableRead;
+    e.owner = op;
+    gp->set_command(tlm::TLM_READ_COMMAND);
+    gp->set_address(s.addr);
+    gp->set_data_length(s.size);
+    stats_.table_reads++;
+    tlm::tlm_phase ph = tlm::BEGIN_REQ;
+    sc_time delay = ps(t_ps + step_ps_ - to_ps(sc_time_stamp()));
+    tlm::tlm_sync_enum r = memory->nb_transport_fw(*gp, ph, delay);
+    if (r == tlm::TLM_COMPLETED || (r == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP))
+        mem_peq_.notify(*gp, delay);
+}
+
+void Iommu::on_memory()
+{
+    const uint64_t now = to_ps(sc_time_stamp());
+    while (tlm::tlm_generic_payload *gp = mem_peq_.get_next_transaction()) {
+        IommuExt &e = PayloadPool::ext(*gp);
+        Op *op = static_cast<Op *>(e.owner);
+        if (e.purpose == Purpose::TableRead) {
+            uint64_t buf[8];
+            std::memcpy(buf, gp->get_data_ptr(), gp->get_data_length());
+            gp->release();
+            iommu_step s = iommu_op_resume(unit_, &op->op, buf);
+            step(op, s, charge(op, now));
+        } else {
+            e.t_mem_done = ps(now);
+            op->ready_ps = now;
+            respond(op);
+        }
+    }
+}
+
+void Iommu::release_walker(Op *op, uint64_t t_ps)
+{
+    walkers_.release(op->walker, t_ps);
+    op->has_walker = false;
+    busy_walkers_--;
+    stats_.walks++;
+    stats_.walk_ps += t_ps - op->walk_start_ps;
+    PayloadPool::ext(*op->gp).walk_time += ps(t_ps - op->walk_start_ps);
+    if (!walker_queue_.empty()) {
+        Op *w = walker_queue_.front();
+        walker_queue_.pop_front();
+        need_walker(w, t_ps > w->wait_from_ps ? t_ps : w->wait_from_ps, w->pending_walk);
+    }
+}
+
+void Iommu::walk_ended(Op *op, bool ok, uint64_t t_ps)
+{
+    walks_in_flight_.erase(op->key);
+    op->leader = false;
+    std::vector<Op *> joiners;
+    joiners.swap(op->joiners);
+    for (Op *j : joiners) {
+        if (ok)
+            step(j, iommu_op_join(unit_, &j->op, &op->op), t_ps);
+        else // the leader faulted: each waiter finds out for itself
+            need_walker(j, t_ps, true);
+    }
+    op->joiners.swap(joiners); // keep the vector's capacity
+    op->joiners.clear();
+}
+
+void Iommu::translated(Op *op, uint64_t t_ps)
+{
+    if (!op->chunked) {
+        op->first_pa = op->op.xlat.pa;
+        op->chunked = true;
+    }
+    if (op->op.remaining) { // the request spans pages: the next chunk is another translation
+        op->charged = 0;
+        iommu_step s = iommu_op_next_chunk(unit_, &op->op);
+        step(op, s, charge(op, t_ps));
+        return;
+    }
+    IommuExt &e = PayloadPool::ext(*op->gp);
+    e.t_xlat_done = ps(t_ps);
+    release_slot(op, t_ps);
+    if (op->op.xlat.interrupt) { // an MSI: not a memory access
+        e.t_mem_done = ps(t_ps);
+        op->ready_ps = t_ps;
+        respond(op);
+        return;
+    }
+    op->gp->set_address(op->first_pa);
+    e.purpose = Purpose::Dma;
+    e.owner = op;
+    tlm::tlm_phase ph = tlm::BEGIN_REQ;
+    sc_time delay = ps(t_ps - to_ps(sc_time_stamp()));
+    tlm::tlm_sync_enum r = memory->nb_transport_fw(*op->gp, ph, delay);
+    if (r == tlm::TLM_COMPLETED || (r == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP))
+        mem_peq_.notify(*op->gp, delay);
+}
+
+void Iommu::faulted(Op *op, uint64_t t_ps)
+{
+    IommuExt &e = PayloadPool::ext(*op->gp);
+    stats_.faults++;
+    e.fault_reason = op->op.fault_reason ? op->op.fault_reason : 0xFF; /* 0xFF: blocked */
+    e.t_xlat_done = ps(t_ps);
+    e.t_mem_done = ps(t_ps + fault_ps_);
+    op->gp->set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    release_slot(op, t_ps);
+    op->ready_ps = t_ps + fault_ps_;
+    respond(op);
+}
+
+void Iommu::release_slot(Op *op, uint64_t t_ps)
+{
+    slots_.release(op->slot, t_ps);
+    op->has_slot = false;
+    busy_slots_--;
+    while (!slot_queue_.empty()) {
+        Op *w = slot_queue_.front();
+        unsigned slot;
+        uint64_t start;
+        if (!slots_.acquire(w->wait_from_ps, Resource::kForever, &slot, &start))
+            break;
+        slot_queue_.pop_front();
+        w->slot = slot;
+        start_op(w, start);
+    }
+}
+
+void Iommu::respond(Op *op)
+{
+    if (!t_.in_order) {
+        deliver(op);
+        return;
+    }
+    Order &o = order_[op->order_key];
+    o.ready.emplace(op->seq, op);
+    while (!o.ready.empty() && o.ready.begin()->first == o.next_deliver) {
+        Op *r = o.ready.begin()->second;
+        o.ready.erase(o.ready.begin());
+        if (r->ready_ps < o.last_ps)
+            r->ready_ps = o.last_ps; // waits for the completions before it
+        o.last_ps = r->ready_ps;
+        o.next_deliver++;
+        deliver(r);
+    }
+}
+
+void Iommu::deliver(Op *op)
+{
+    stats_.responses++;
+    IommuExt &e = PayloadPool::ext(*op->gp);
+    if (op->gp->get_response_status() == tlm::TLM_INCOMPLETE_RESPONSE)
+        op->gp->set_response_status(tlm::TLM_OK_RESPONSE);
+    tlm::tlm_phase ph = tlm::BEGIN_RESP;
+    const uint64_t now = to_ps(sc_time_stamp());
+    sc_time delay = ps(op->ready_ps > now ? op->ready_ps - now : 0);
+    upstream[e.port]->nb_transport_bw(*op->gp, ph, delay);
+    free_op(op);
+}
+
+} // namespace iommusim::tlm_model

@@ -1,0 +1,132 @@
+// iommu_tlm.h — the IOMMU as a timed TLM-2.0 module around the untimed core (model/iommu).
+//
+// Sockets: `upstream` (multi-passthrough target: one binding per PCIe link), `memory`
+// (initiator: translated DMA and every table read), `regs` (target: register reads).
+//
+// Pipeline of one upstream request (a TLP):
+//  1. arrival (peq event) → a translation slot (`slots`, FCFS; waits while all are busy);
+//  2. the core resolves the request at once (iommu_translate_begin); its report says which
+//     caches were looked up; each lookup costs its latency on one of its cache's ports
+//     (`*_ports` units, each busy for one lookup latency) after `interface_ns`;
+//  3. a hit goes to memory with the lookup time annotated; a miss either joins a walk in
+//     flight for the same page (`coalesce`) or needs one of `walkers` walkers (FCFS); every
+//     context/PASID-table and paging-entry read is a TLM read of the bytes in Memory (an
+//     event per read), plus `pwc_ns` once per walk and `walk_step_ns` per read;
+//  4. the translated access goes to Memory; its completion goes back upstream (`in_order`:
+//     per requester in arrival order). A fault answers with an error response after
+//     `fault_ns`.
+// The slot is released when the translation ends, the walker when its last table read has
+// returned. Functional state (caches) changes when a request's arrival is processed.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/multi_passthrough_target_socket.h>
+#include <tlm_utils/peq_with_get.h>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+#include "model/tlm/payload.h"
+#include "model/tlm/resource.h"
+
+extern "C" {
+#include "model/iommu/iommu.h"
+}
+
+namespace iommusim::tlm_model {
+
+// Timing of the IOMMU pipeline. Latencies in ns; every field has a config key timing.<name>.
+struct IommuTiming {
+    unsigned slots = 64;          // translation slots: translations in flight at once
+    unsigned walkers = 16;        // page walkers: table-read sequences in flight at once
+    bool coalesce = true;         // misses to a page being walked wait for that walk
+    bool in_order = false;        // completions per requester in request order
+    double interface_ns = 8.0;    // arrival → first lookup (input queue, decode)
+    double context_cache_ns = 2.0;
+    unsigned context_cache_ports = 1;
+    double pasid_cache_ns = 2.0;
+    unsigned pasid_cache_ports = 1;
+    double iotlb_ns = 3.0;
+    unsigned iotlb_ports = 1;
+    double pwc_ns = 4.0;          // paging-structure-cache lookup, once per walk
+    double walk_step_ns = 2.0;    // walker work per table read (besides the memory read)
+    double fault_ns = 10.0;       // fault recording before the error response
+};
+// Returns "" or "timing.<key>: reason".
+std::string validate(const IommuTiming &t);
+
+// Counters of the timed pipeline (the core counts hits, misses and walks itself).
+struct IommuTlmStats {
+    uint64_t requests = 0, slot_waits = 0, walker_waits = 0, coalesced = 0, table_reads = 0,
+             faults = 0, responses = 0;
+    uint64_t slot_wait_ps = 0, walker_wait_ps = 0, walk_ps = 0, walks = 0;
+};
+
+class Iommu : public sc_core::sc_module {
+public:
+    tlm_utils::multi_passthrough_target_socket<Iommu> upstream;
+    tlm_utils::simple_initiator_socket<Iommu> memory;
+    tlm_utils::simple_target_socket<Iommu> regs;
+
+    SC_HAS_PROCESS(Iommu);
+    Iommu(sc_core::sc_module_name name, iommu_t *unit, const IommuTiming &timing);
+    ~Iommu() override;
+
+    const IommuTlmStats &stats() const { return stats_; }
+    unsigned slots_busy() const { return busy_slots_; }
+    unsigned walkers_busy() const { return busy_walkers_; }
+    unsigned waiting() const { return (unsigned)(slot_queue_.size() + walker_queue_.size()); }
+
+private:
+    struct Op;
+    tlm::tlm_sync_enum nb_transport_fw(int id, tlm::tlm_generic_payload &gp, tlm::tlm_phase &ph,
+                                       sc_core::sc_time &delay);
+    tlm::tlm_sync_enum nb_transport_bw_mem(tlm::tlm_generic_payload &gp, tlm::tlm_phase &ph,
+                                           sc_core::sc_time &delay);
+    void b_transport_regs(tlm::tlm_generic_payload &gp, sc_core::sc_time &delay);
+    void on_arrival();  // SC_METHOD on arrive_peq_
+    void on_memory();   // SC_METHOD on mem_peq_
+
+    void start_op(Op *op, uint64_t t_ps);                 // slot granted at t_ps
+    uint64_t charge(Op *op, uint64_t t_ps);               // lookup latencies on their ports
+    void step(Op *op, iommu_step s, uint64_t t_ps);       // act on a core step at t_ps
+    void table_read(Op *op, const iommu_step &s, uint64_t t_ps);
+    void need_walker(Op *op, uint64_t t_ps, bool walk);   // acquire a walker, then read/walk
+    void walk_ended(Op *op, bool ok, uint64_t t_ps);      // a leader's walk ended: its joiners
+    void translated(Op *op, uint64_t t_ps);
+    void faulted(Op *op, uint64_t t_ps);
+    void release_slot(Op *op, uint64_t t_ps);
+    void release_walker(Op *op, uint64_t t_ps);
+    void respond(Op *op);
+    void deliver(Op *op);
+    Op *new_op();
+    void free_op(Op *op);
+
+    iommu_t *unit_;
+    IommuTiming t_;
+    uint64_t interface_ps_, cc_ps_, pc_ps_, iotlb_ps_, pwc_ps_, step_ps_, fault_ps_;
+    tlm_utils::peq_with_get<tlm::tlm_generic_payload> arrive_peq_, mem_peq_;
+    Resource slots_, walkers_, cc_ports_, pc_ports_, iotlb_ports_;
+    unsigned busy_slots_ = 0, busy_walkers_ = 0;
+    std::deque<Op *> slot_queue_, walker_queue_;
+    std::unordered_map<uint64_t, Op *> walks_in_flight_; // coalescing key hash → leader
+    std::vector<Op *> op_free_;
+    std::vector<Op *> op_all_;
+    PayloadPool table_pool_;
+    // in-order delivery: per requester (link id << 16 | requester id)
+    struct Order {
+        uint64_t next_issue = 0, next_deliver = 0, last_ps = 0;
+        std::map<uint64_t, Op *> ready;
+    };
+    std::unordered_map<uint32_t, Order> order_;
+    IommuTlmStats stats_;
+};
+
+} // namespace iommusim::tlm_model

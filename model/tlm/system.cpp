@@ -1,0 +1,366 @@
+// system.cpp — builds the timed system and drives it with a trace (see system.h).
+#include "model/tlm/system.h"
+
+#include <chrono>
+#include <cstdio>
+
+extern "C" {
+#include "host/apply.h"
+#include "model/iommu/regs.h"
+}
+
+using namespace sc_core;
+
+namespace iommusim::tlm_model {
+
+// ------------------------------------------------------------------ latency histogram --
+
+static constexpr int kLatencyBins = 1000000; // 1 ns bins up to 1 ms
+
+Latency::Latency() : h_(boost::histogram::make_histogram(boost::histogram::axis::integer<>(0, kLatencyBins))) {}
+
+void Latency::add(uint64_t ps)
+{
+    h_((int)std::min<uint64_t>(ps / 1000, (uint64_t)kLatencyBins)); // ≥ 1 ms: overflow bin
+    n_++;
+    sum_ps_ += ps;
+    if (ps > max_ps_)
+        max_ps_ = ps;
+}
+
+void Latency::reset()
+{
+    h_.reset();
+    n_ = sum_ps_ = max_ps_ = 0;
+}
+
+double Latency::percentile_ns(double p) const
+{
+    if (!n_)
+        return 0.0;
+    const double want = p * (double)n_;
+    double acc = 0;
+    for (auto &&x : boost::histogram::indexed(h_, boost::histogram::coverage::all)) {
+        acc += *x;
+        if (acc >= want && *x > 0)
+            return x.index() >= kLatencyBins ? (double)max_ns() : (double)x.index();
+    }
+    return (double)max_ns();
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Latency::nonzero_bins() const
+{
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (auto &&x : boost::histogram::indexed(h_, boost::histogram::coverage::all))
+        if (*x > 0)
+            out.emplace_back((uint64_t)x.index(), (uint64_t)*x);
+    return out;
+}
+
+void DmaStats::reset()
+{
+    Latency l = std::move(latency), t = std::move(translation);
+    *this = DmaStats();
+    latency = std::move(l);
+    translation = std::move(t);
+    latency.reset();
+    translation.reset();
+}
+
+// ------------------------------------------------------------------ building -----------
+
+TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_stats_t *stats)
+    : cfg_(cfg), opt_(opt), stats_(stats)
+{
+    std::string key, why;
+    if (!validate(cfg_.link, &key, &why))
+        throw RunInputError(key + ": " + why);
+    if (!validate(cfg_.memory, &key, &why))
+        throw RunInputError(key + ": " + why);
+    if (std::string e = validate(cfg_.timing); !e.empty())
+        throw RunInputError(e);
+    if (cfg_.device.tags < 1 || cfg_.device.tags > 1024)
+        throw RunInputError("device.tags: must be 1..1024");
+    if (cfg_.device.posted < 1 || cfg_.device.posted > 4096)
+        throw RunInputError("device.posted: must be 1..4096");
+    for (auto &[sid, tags] : cfg_.tags_by_device)
+        if (tags < 1 || tags > 1024)
+            throw RunInputError("device.tags_by_device: tags must be 1..1024");
+    cfg_.device.mrrs = cfg_.link.mrrs;
+    cfg_.device.mps = cfg_.link.mps;
+
+    iommu_trace_error err{};
+    reader_ = iommu_trace_open(opt_.trace.c_str(), &err);
+    if (!reader_)
+        throw RunInputError(err.msg);
+    if (cfg_.devices.empty())
+        scan_devices();
+    else
+        devices_ = cfg_.devices;
+    if (devices_.empty())
+        throw RunInputError(opt_.trace + ": the trace has no dma events and system.devices is empty");
+    for (auto &[sid, tags] : cfg_.tags_by_device) {
+        bool found = false;
+        for (uint16_t d : devices_)
+            found = found || d == sid;
+        char b[8];
+        if (!found)
+            throw RunInputError(std::string("device.tags_by_device: unknown device ") +
+                                iommu_sid_format(sid, b));
+    }
+
+    mem_ = iommu_physmem_create();
+    host_ = iommu_host_create(&cfg_.host, mem_);
+    unit_ = iommu_create(&cfg_.unit, mem_, stats_);
+    if (!mem_ || !host_ || !unit_)
+        throw std::runtime_error("cannot create the simulated system (out of memory?)");
+    iommu_set_root_table(unit_, iommu_host_rtaddr(host_));
+
+    iommu_ = std::make_unique<Iommu>("iommu", unit_, cfg_.timing);
+    memory_ = std::make_unique<Memory>("memory", cfg_.memory, mem_);
+    iommu_->memory.bind(memory_->mem);
+    host_regs_ = std::make_unique<HostRegs>("host_regs");
+    host_regs_->regs.bind(iommu_->regs);
+    device_of_sid_.assign(65536, -1);
+    for (unsigned i = 0; i < devices_.size(); i++) {
+        char b[8], name[32];
+        iommu_sid_format(devices_[i], b);
+        device_of_sid_[devices_[i]] = (int)i;
+        EndpointConfig ec = cfg_.device;
+        auto it = cfg_.tags_by_device.find(devices_[i]);
+        if (it != cfg_.tags_by_device.end())
+            ec.tags = it->second;
+        std::snprintf(name, sizeof name, "ep_%02x_%02x_%u", IOMMU_SID_BUS(devices_[i]),
+                      IOMMU_SID_DEV(devices_[i]), (unsigned)IOMMU_SID_FN(devices_[i]));
+        endpoints_.push_back(std::make_unique<PcieEndpoint>(name, i, ec, this));
+        std::snprintf(name, sizeof name, "link_%02x_%02x_%u", IOMMU_SID_BUS(devices_[i]),
+                      IOMMU_SID_DEV(devices_[i]), (unsigned)IOMMU_SID_FN(devices_[i]));
+        links_.push_back(std::make_unique<PcieLink>(name, cfg_.link));
+        endpoints_[i]->upstream.bind(links_[i]->upstream_in);
+        links_[i]->upstream_out.bind(iommu_->upstream);
+    }
+    dev_stats_.resize(devices_.size());
+    warm_ = opt_.warmup == 0;
+}
+
+TimedSystem::~TimedSystem()
+{
+    iommu_trace_close(reader_);
+    // modules go first (unique_ptr members are destroyed after this body), the core after:
+    endpoints_.clear();
+    links_.clear();
+    host_regs_.reset();
+    iommu_.reset();
+    memory_.reset();
+    iommu_destroy(unit_);
+    iommu_host_destroy(host_);
+    iommu_physmem_destroy(mem_);
+}
+
+// Devices: every source-id with a dma event, in order of first appearance (a first pass).
+void TimedSystem::scan_devices()
+{
+    iommu_trace_error err{};
+    iommu_trace_reader_t *r = iommu_trace_open(opt_.trace.c_str(), &err);
+    if (!r)
+        throw RunInputError(err.msg);
+    std::vector<bool> seen(65536, false);
+    iommu_trace_event ev;
+    int rc;
+    while ((rc = iommu_trace_next(r, &ev, &err)) == 1)
+        if (ev.type == IOMMU_EV_DMA && !seen[ev.sid]) {
+            seen[ev.sid] = true;
+            devices_.push_back(ev.sid);
+        }
+    iommu_trace_close(r);
+    if (rc < 0)
+        throw RunInputError(err.msg);
+}
+
+void TimedSystem::bad(const std::string &why)
+{
+    throw RunInputError(std::string(iommu_trace_path(reader_)) + ":" +
+                        std::to_string(iommu_trace_position(reader_)) + ": " + why);
+}
+
+bool HostRegs::read64(uint64_t offset, uint64_t *value)
+{
+    tlm::tlm_generic_payload gp;
+    sc_time delay = SC_ZERO_TIME;
+    gp.set_command(tlm::TLM_READ_COMMAND);
+    gp.set_address(offset);
+    gp.set_data_ptr(reinterpret_cast<unsigned char *>(value));
+    gp.set_data_length(8);
+    gp.set_streaming_width(8);
+    regs->b_transport(gp, delay);
+    return gp.is_response_ok();
+}
+
+// ------------------------------------------------------------------ the driver ---------
+
+bool TimedSystem::all_idle() const
+{
+    for (auto &e : endpoints_)
+        if (e->queued() || e->in_flight())
+            return false;
+    return true;
+}
+
+bool TimedSystem::apply_host(const iommu_trace_event &ev)
+{
+    if (!all_idle()) {
+        pending_ = ev;
+        have_pending_ = true;
+        return false;
+    }
+    char what[128];
+    uint32_t removed = 0;
+    enum iommu_status st = iommu_host_apply(host_, unit_, &ev, &removed, what, sizeof what);
+    if (st != IOMMU_OK)
+        bad(std::string(what) + ": " + iommu_status_str(st));
+    return true;
+}
+
+void TimedSystem::read_ahead()
+{
+    if (reading_)
+        return;
+    reading_ = true;
+    if (have_pending_) {
+        if (!all_idle()) {
+            reading_ = false;
+            return;
+        }
+        have_pending_ = false;
+        apply_host(pending_);
+    }
+    std::vector<bool> pushed(endpoints_.size(), false);
+    iommu_trace_event ev;
+    iommu_trace_error err{};
+    // Read until some endpoint has plenty queued, or a barrier, or the end.
+    while (!eof_ && !have_pending_) {
+        bool full = false;
+        for (auto &e : endpoints_)
+            full = full || e->queued() >= 4 * PcieEndpoint::kLowWater;
+        if (full)
+            break;
+        int r = iommu_trace_next(reader_, &ev, &err);
+        if (r < 0)
+            throw RunInputError(err.msg);
+        if (r == 0) {
+            eof_ = true;
+            break;
+        }
+        events_++;
+        if (ev.type != IOMMU_EV_DMA) {
+            if (!apply_host(ev))
+                break; // barrier: wait for the DMAs before it
+            continue;
+        }
+        const int d = device_of_sid_[ev.sid];
+        if (d < 0) {
+            char b[8];
+            bad(std::string("dma from ") + iommu_sid_format(ev.sid, b) +
+                ", a device that is not in system.devices");
+        }
+        Dma dma;
+        dma.iova = ev.iova;
+        dma.len = ev.len;
+        dma.write = (ev.access & IOMMU_ACC_W) != 0;
+        dma.privileged = (ev.access & IOMMU_ACC_PRIV) != 0;
+        dma.requester_id = iommu_host_requester_id(host_, ev.sid);
+        dma.pasid = (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : 0xFFFFFFFFu;
+        dma.timed = (ev.flags & IOMMU_EVF_TIME) != 0;
+        dma.time_ps = ev.time_ns * 1000;
+        endpoints_[d]->push(dma);
+        pushed[d] = true;
+    }
+    reading_ = false;
+    for (unsigned i = 0; i < endpoints_.size(); i++)
+        if (pushed[i])
+            endpoints_[i]->kick();
+}
+
+void TimedSystem::endpoint_hungry(unsigned) { read_ahead(); }
+
+void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last,
+                           const sc_time &first_issue, bool error)
+{
+    const uint64_t now = to_ps(sc_time_stamp());
+    done_++;
+    if (!warm_ && done_ == opt_.warmup) {
+        warm_ = true;
+        total_.reset();
+        for (auto &s : dev_stats_)
+            s.reset();
+        iommu_stats_reset(stats_);
+        window_ps_ = now;
+        return;
+    }
+    if (warm_) {
+        const uint64_t issue = to_ps(first_issue);
+        const uint64_t arrive = to_ps(last.t_arrive), xs = to_ps(last.t_xlat_start),
+                       xd = to_ps(last.t_xlat_done), md = to_ps(last.t_mem_done),
+                       iss = to_ps(last.t_issue), walk = to_ps(last.walk_time);
+        for (DmaStats *s : {&total_, &dev_stats_[device]}) {
+            s->count++;
+            s->bytes += dma.len;
+            (dma.write ? s->writes : s->reads)++;
+            s->errors += error;
+            if (issue < s->first_issue_ps)
+                s->first_issue_ps = issue;
+            s->last_done_ps = now;
+            s->latency.add(now - issue);
+            s->translation.add(xd - arrive);
+            s->link_ps += (arrive - iss) + (now - md);
+            s->queue_ps += xs - arrive;
+            s->walk_ps += walk;
+            s->xlat_ps += (xd - xs) - walk;
+            s->mem_ps += md - xd;
+        }
+    }
+    if (opt_.progress && (done_ & 0x3FFFF) == 0) {
+        double w = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+        if (w - last_progress_ >= 1.0 && w - wall_start_ >= 2.0) {
+            std::fprintf(stderr, "\r%llu DMAs, simulated %.3f ms, %.2f M DMAs/s   ",
+                         (unsigned long long)done_, (double)now / 1e9,
+                         (double)done_ / (w - wall_start_) / 1e6);
+            last_progress_ = w;
+        }
+    }
+    if (have_pending_ && all_idle())
+        read_ahead();
+}
+
+void TimedSystem::run()
+{
+    auto t0 = std::chrono::steady_clock::now();
+    wall_start_ = std::chrono::duration<double>(t0.time_since_epoch()).count();
+    sc_start(SC_ZERO_TIME); // finish elaboration (socket callbacks) before the first request
+    // As a driver does first: read the capability registers and check what it finds.
+    uint64_t cap = 0, ecap = 0;
+    if (!host_regs_->read64(0x008, &cap) || !host_regs_->read64(0x010, &ecap) ||
+        cap != iommu_reg_cap(&cfg_.unit) || ecap != iommu_reg_ecap(&cfg_.unit))
+        throw std::logic_error("IOMMU register interface disagrees with the configuration");
+    // The simulation stops when no event is left; host events read after the last DMA (or a
+    // barrier met with nothing in flight) are applied and the simulation goes on.
+    do {
+        read_ahead();
+        bool work = false;
+        for (auto &e : endpoints_) {
+            e->kick();
+            work = work || e->queued() || e->in_flight();
+        }
+        if (work)
+            sc_start();
+    } while (!eof_ || have_pending_);
+    end_ps_ = to_ps(sc_time_stamp());
+    wall_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (opt_.progress)
+        std::fprintf(stderr, "\r%70s\r", "");
+    if (!warm_)
+        throw RunInputError(opt_.trace + ": --warmup " + std::to_string(opt_.warmup) +
+                            " is not below the trace's " + std::to_string(done_) + " DMAs");
+}
+
+} // namespace iommusim::tlm_model

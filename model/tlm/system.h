@@ -1,0 +1,147 @@
+// system.h — builds and runs the timed system from a configuration and a trace: one IOMMU,
+// one Memory, and per device a PcieEndpoint and its PcieLink; a trace driver feeds them.
+//
+// The driver reads the trace in order. DMA events go to their device's endpoint queue (read
+// ahead, bounded). Host events (attach, detach, map, unmap, inv, ...) are applied in zero time
+// once every DMA before them in the trace has completed: a barrier, so the replay never lets
+// a DMA overtake the map or unmap the trace put before or after it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/histogram.hpp>
+
+#include "model/tlm/endpoint.h"
+#include "model/tlm/iommu_tlm.h"
+#include "model/tlm/memory.h"
+#include "model/tlm/pcie_link.h"
+
+extern "C" {
+#include "host/host.h"
+#include "model/iommu/iommu.h"
+#include "traces/trace.h"
+}
+
+namespace iommusim::tlm_model {
+
+struct TimedConfig {
+    iommu_cfg unit;
+    iommu_host_cfg host;
+    bool service_faults = true;
+    IommuTiming timing;
+    PcieLinkConfig link;
+    MemoryConfig memory;
+    EndpointConfig device;                    // tags, posted (MRRS/MPS come from link)
+    std::map<uint16_t, unsigned> tags_by_device; // per-device override of device.tags
+    std::vector<uint16_t> devices;            // empty: every device with a dma in the trace
+};
+
+struct RunOptions {
+    std::string trace;
+    uint64_t warmup = 0;    // DMAs excluded from every statistic (caches stay warm)
+    bool progress = false;  // progress lines on stderr
+};
+
+// Unusable input found while running (trace line, unknown device): one line, exit 2.
+struct RunInputError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// A latency distribution in ns (1 ns bins up to 1 ms, then overflow), with percentiles.
+class Latency {
+public:
+    Latency();
+    void add(uint64_t ps);
+    void reset();
+    uint64_t count() const { return n_; }
+    double mean_ns() const { return n_ ? (double)sum_ps_ / (double)n_ / 1000.0 : 0.0; }
+    double percentile_ns(double p) const; // lower edge of the bin holding the p-quantile
+    uint64_t max_ns() const { return max_ps_ / 1000; }
+    // {"bucket_width_ns": 1, "buckets": [[ns, count], ...]} (non-empty bins only)
+    std::vector<std::pair<uint64_t, uint64_t>> nonzero_bins() const;
+
+private:
+    using Hist = decltype(boost::histogram::make_histogram(boost::histogram::axis::integer<>(0, 1)));
+    Hist h_;
+    uint64_t n_ = 0, sum_ps_ = 0, max_ps_ = 0;
+};
+
+// What the summary and the stats JSON report about DMAs.
+struct DmaStats {
+    uint64_t count = 0, bytes = 0, reads = 0, writes = 0, errors = 0;
+    uint64_t first_issue_ps = UINT64_MAX, last_done_ps = 0;
+    uint64_t link_ps = 0, queue_ps = 0, xlat_ps = 0, walk_ps = 0, mem_ps = 0; // breakdown sums
+    Latency latency, translation;
+    void reset();
+};
+
+// The host's port to the IOMMU's registers (the OS driver's MMIO accesses).
+struct HostRegs : sc_core::sc_module {
+    tlm_utils::simple_initiator_socket<HostRegs> regs;
+    explicit HostRegs(sc_core::sc_module_name n) : sc_module(n), regs("regs") {}
+    // Reads a 64-bit register; false on an error response.
+    bool read64(uint64_t offset, uint64_t *value);
+};
+
+class TimedSystem : public DmaListener {
+public:
+    // Builds everything (validates first: throws RunInputError "key: reason"). Must be called
+    // before any SystemC simulation in this process.
+    TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_stats_t *stats);
+    ~TimedSystem() override;
+
+    void run(); // simulates the whole trace; throws RunInputError on a bad trace line
+
+    const DmaStats &total() const { return total_; }
+    const std::vector<DmaStats> &per_device() const { return dev_stats_; }
+    const std::vector<uint16_t> &devices() const { return devices_; }
+    const Iommu &iommu() const { return *iommu_; }
+    const Memory &memory() const { return *memory_; }
+    const PcieLink &link(unsigned device) const { return *links_[device]; }
+    uint64_t sim_time_ps() const { return end_ps_; }
+    uint64_t window_start_ps() const { return window_ps_; }
+    uint64_t trace_events() const { return events_; }
+    double wall_s() const { return wall_s_; }
+
+    // DmaListener
+    void dma_done(unsigned device, const Dma &dma, const IommuExt &last,
+                  const sc_core::sc_time &first_issue, bool error) override;
+    void endpoint_hungry(unsigned device) override;
+
+private:
+    void scan_devices();
+    void read_ahead();          // feed endpoints until full, a barrier or the end
+    bool apply_host(const iommu_trace_event &ev); // false: a barrier is pending
+    bool all_idle() const;
+    [[noreturn]] void bad(const std::string &why);
+
+    TimedConfig cfg_;
+    RunOptions opt_;
+    iommu_stats_t *stats_;
+    iommu_physmem_t *mem_ = nullptr;
+    iommu_host_t *host_ = nullptr;
+    iommu_t *unit_ = nullptr;
+    iommu_trace_reader_t *reader_ = nullptr;
+    std::unique_ptr<Iommu> iommu_;
+    std::unique_ptr<Memory> memory_;
+    std::unique_ptr<HostRegs> host_regs_;
+    std::vector<std::unique_ptr<PcieEndpoint>> endpoints_;
+    std::vector<std::unique_ptr<PcieLink>> links_;
+    std::vector<uint16_t> devices_;
+    std::vector<int> device_of_sid_; // sid → endpoint index, -1 = none
+    DmaStats total_;
+    std::vector<DmaStats> dev_stats_;
+    iommu_trace_event pending_{};    // a host event waiting for the barrier
+    bool have_pending_ = false, eof_ = false, reading_ = false;
+    uint64_t events_ = 0, done_ = 0, buffered_ = 0;
+    uint64_t window_ps_ = 0, end_ps_ = 0;
+    bool warm_ = true;
+    double wall_s_ = 0;
+    double wall_start_ = 0, last_progress_ = 0;
+};
+
+} // namespace iommusim::tlm_model

@@ -288,6 +288,11 @@ void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last
 {
     const uint64_t now = to_ps(sc_time_stamp());
     done_++;
+    if (opt_.record)
+        opt_.record->push_back({device, dma.iova, dma.len, dma.write, error, to_ps(first_issue),
+                                to_ps(last.t_arrive), to_ps(last.t_xlat_start),
+                                to_ps(last.t_xlat_done), to_ps(last.t_mem_done), now,
+                                to_ps(last.walk_time)});
     if (!warm_ && done_ == opt_.warmup) {
         warm_ = true;
         total_.reset();

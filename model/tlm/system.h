@@ -40,8 +40,17 @@ struct TimedConfig {
     std::vector<uint16_t> devices;            // empty: every device with a dma in the trace
 };
 
+// One finished DMA, for tests and traces of individual transactions (RunOptions::record).
+struct DmaRecord {
+    unsigned device;
+    uint64_t iova, len;
+    bool write, error;
+    uint64_t issue_ps, arrive_ps, xlat_start_ps, xlat_done_ps, mem_done_ps, complete_ps, walk_ps;
+};
+
 struct RunOptions {
     std::string trace;
+    std::vector<DmaRecord> *record = nullptr; // if set, every finished DMA is appended
     uint64_t warmup = 0;    // DMAs excluded from every statistic (caches stay warm)
     bool progress = false;  // progress lines on stderr
 };

@@ -8,9 +8,11 @@
  * attribute byte where small enums meet. The file ends with an end record carrying the
  * event count, so a file cut at a record boundary is still detected as truncated.
  *
- * Workload: replays decode 10^7-10^8 mostly-dma records; the decoder is bounds-checked
- * byte by byte (so it never reads past the buffer, even on hostile input) but has no
- * other per-byte work. io.c keeps at least IOMMU_TRACE_BIN_MAXREC bytes buffered ahead.
+ * Workload: replays decode 10^7-10^8 mostly-dma records. Those go through the inline fast
+ * decoder in trace_impl.h, called straight from iommu_trace_next (io.c) whenever at least
+ * IOMMU_TRACE_BIN_MAXREC bytes are buffered. This general decoder handles every other
+ * record, the last bytes of a file, and words every error; it is bounds-checked byte by
+ * byte, so it never reads past the buffer, even on hostile input.
  */
 #include "trace_impl.h"
 
@@ -156,6 +158,19 @@ size_t iommu_bin_encode_end(uint64_t count, uint8_t *out)
 
 /* ---- decoding ------------------------------------------------------------------------- */
 
+#if IOMMU_BIN_FAST
+/* Valid dma access values (r, w, rx, each with or without priv): bits 1, 2, 5, 9, 10, 13. */
+#define DMA_ACC_OK(a) ((0x2626u >> ((a) & 15)) & 1)
+#define ATTR_WORD(a)                                                                         \
+    ((a) < 0x30 && DMA_ACC_OK(a) ? (uint64_t)((a) & 15) << 16 | (uint64_t)((a) >> 4) << 48 : 0)
+#define ATTR_WORD4(a) ATTR_WORD(a), ATTR_WORD((a) + 1), ATTR_WORD((a) + 2), ATTR_WORD((a) + 3)
+#define ATTR_WORD16(a) ATTR_WORD4(a), ATTR_WORD4((a) + 4), ATTR_WORD4((a) + 8), ATTR_WORD4((a) + 12)
+#define ATTR_WORD64(a) \
+    ATTR_WORD16(a), ATTR_WORD16((a) + 16), ATTR_WORD16((a) + 32), ATTR_WORD16((a) + 48)
+const uint64_t iommu_bin_dma_attr_word[256] = {ATTR_WORD64(0), ATTR_WORD64(64),
+                                               ATTR_WORD64(128), ATTR_WORD64(192)};
+#endif
+
 /* Decoder cursor; `bad` is set on a malformed varint, `short_` when a read ran past end. */
 struct cur {
     const uint8_t *p, *end;
@@ -250,112 +265,9 @@ static bool fits(uint64_t v, uint64_t max, const char *ev, const char *key, char
     return false;
 }
 
-/* Unchecked varint for the fast path (the caller guarantees MAXREC readable bytes);
- * *ok cleared on an overlong encoding. Varints of up to 8 bytes (56 bits: every length,
- * sid-sized delta and timestamp delta in practice) decode without data-dependent branches,
- * which matters because random iova deltas vary in length from record to record. */
-static inline uint64_t fast_varint(const uint8_t **pp, bool *ok)
-{
-    const uint8_t *p = *pp;
-    uint64_t x;
-    memcpy(&x, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    uint64_t stop = ~x & 0x8080808080808080ull;
-    if (stop) {
-        unsigned bits = (unsigned)__builtin_ctzll(stop) + 1; /* 8 * bytes */
-        x &= (bits == 64 ? ~0ull : (1ull << bits) - 1) & 0x7F7F7F7F7F7F7F7Full;
-        x = (x & 0x007F007F007F007Full) | ((x & 0x7F007F007F007F00ull) >> 1);
-        x = (x & 0x00003FFF00003FFFull) | ((x & 0x3FFF00003FFF0000ull) >> 2);
-        x = (x & 0x000000000FFFFFFFull) | ((x & 0x0FFFFFFF00000000ull) >> 4);
-        *pp = p + bits / 8;
-        return x;
-    }
-    uint64_t v = *p++ & 0x7F;
-    for (unsigned shift = 7; shift < 70; shift += 7) {
-        uint8_t b = *p++;
-        if (shift == 63 && b > 1)
-            break;
-        v |= (uint64_t)(b & 0x7F) << shift;
-        if (!(b & 0x80)) {
-            *pp = p;
-            return v;
-        }
-    }
-    *ok = false;
-    *pp = p;
-    return 0;
-}
-
-/* The dma record, the bulk of every trace, decoded without bounds checks (enough bytes
- * are buffered) and validated inline. Returns the record length, or 0 to let the general
- * decoder handle it (and word any error). */
-static inline long decode_dma_fast(struct iommu_bin_state *st, const uint8_t *p,
-                                   struct iommu_trace_event *ev)
-{
-    uint8_t flags = p[1];
-    if (flags & ~(IOMMU_EVF_TIME | IOMMU_EVF_PASID))
-        return 0;
-    const uint8_t *q = p + 2;
-    bool ok = true;
-    uint64_t time = 0, pasid = IOMMU_PASID_NONE;
-    if (flags & IOMMU_EVF_TIME)
-        time = st->prev_time + unzigzag(fast_varint(&q, &ok));
-    uint16_t sid = (uint16_t)(q[0] | q[1] << 8);
-    uint8_t attr = q[2];
-    q += 3;
-    uint64_t iova = st->prev_iova + unzigzag(fast_varint(&q, &ok));
-    uint64_t len = fast_varint(&q, &ok);
-    if (flags & IOMMU_EVF_PASID)
-        pasid = fast_varint(&q, &ok);
-    unsigned acc = attr & 0xF, rw = acc & (IOMMU_ACC_R | IOMMU_ACC_W);
-    if (!ok || (attr & 0xC0) || (attr >> 4) > IOMMU_ATS_TRANSLATED ||
-        (rw != IOMMU_ACC_R && rw != IOMMU_ACC_W) || ((acc & IOMMU_ACC_X) && rw != IOMMU_ACC_R) ||
-        len - 1 > 0xFFFFFFFEull || iova + (len - 1) < iova ||
-        ((flags & IOMMU_EVF_PASID) && pasid > IOMMU_PASID_MAX))
-        return 0;
-    /* every field stored explicitly: zeroing the struct first compiles to `rep stos`,
-     * which costs more than the whole decode (the assert catches a field added later) */
-    _Static_assert(sizeof(struct iommu_trace_event) == 88, "set every field below");
-    ev->type = IOMMU_EV_DMA;
-    ev->flags = flags;
-    ev->access = (uint8_t)acc;
-    ev->page_shift = 0;
-    ev->mode = 0;
-    ev->stage = 0;
-    ev->ats = (uint8_t)(attr >> 4);
-    ev->inv_type = 0;
-    ev->am = 0;
-    ev->state = 0;
-    ev->sid = sid;
-    ev->alias = 0;
-    ev->did = 0;
-    ev->pasid = (iommu_pasid_t)pasid;
-    ev->data = 0;
-    ev->index = 0;
-    ev->cpu = 0;
-    ev->thread = 0;
-    ev->time_ns = time;
-    ev->iova = iova;
-    ev->pa = 0;
-    ev->len = len;
-    ev->lo = 0;
-    ev->hi = 0;
-    if (flags & IOMMU_EVF_TIME)
-        st->prev_time = time;
-    st->prev_iova = iova;
-    return (long)(q - p);
-}
-
 long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_t *end,
                       struct iommu_trace_event *ev, char *reason, size_t size)
 {
-    if (end - p >= (long)IOMMU_TRACE_BIN_MAXREC && p[0] == IOMMU_EV_DMA) {
-        long k = decode_dma_fast(st, p, ev);
-        if (k > 0)
-            return k;
-    }
     struct cur c = {p, end, false, false};
     uint8_t type = get_u8(&c);
     if (c.short_)

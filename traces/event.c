@@ -4,7 +4,10 @@
  * both writers, so every form accepts exactly the same events.
  *
  * The check runs once per event on the replay hot path: the valid case does a handful of
- * compares and no formatting; only a failing check formats its reason.
+ * compares and no formatting; only a failing check formats its reason. The binary
+ * reader's dma fast path (trace_impl.h) applies the dma rules itself, without this
+ * function: a change to them here must be made there too (tests/traces/trace_fast_test.cpp
+ * compares the two paths on random records).
  */
 #include "trace_impl.h"
 
@@ -211,7 +214,7 @@ int iommu_trace_event_check(const struct iommu_trace_event *ev, char *reason, si
         if (range_wraps(ev->iova, ev->len))
             return fail(reason, size, "unmap: iova + len wraps past 2^64");
         return 0;
-    case IOMMU_EV_DMA: {
+    case IOMMU_EV_DMA: { /* also in iommu_bin_decode_dma_fast and iommu_bin_dma_attr_word */
         unsigned rw = ev->access & (IOMMU_ACC_R | IOMMU_ACC_W);
         if (ev->access & ~(IOMMU_ACC_R | IOMMU_ACC_W | IOMMU_ACC_X | IOMMU_ACC_PRIV))
             return fail(reason, size, "dma: undefined access bits 0x%x", (unsigned)ev->access);

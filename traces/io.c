@@ -6,6 +6,11 @@
  * trace length: one fixed buffer per reader/writer (1 MiB), refilled in big reads; lines
  * are parsed in place and records decoded in place. Every error names the file and the
  * line (text) or the byte offset of the record (binary), on one line.
+ *
+ * iommu_trace_next is a small fast path (a binary reader with a whole record buffered
+ * decodes a dma record inline, trace_impl.h) in front of next_other (dma records with a
+ * timestamp or pasid, out of line) and next_slow (everything else, every error): the fast
+ * path is what a replay loop runs 10^8 times, so it stays small enough to inline.
  */
 #define _POSIX_C_SOURCE 200809L /* dup, close */
 #include "trace_impl.h"
@@ -64,6 +69,22 @@ static char *dupstr(const char *s)
 enum src_kind { SRC_GZ, SRC_FILE, SRC_MEM };
 
 struct iommu_trace_reader {
+    /* first, together: all the fast path of iommu_trace_next touches. While it runs, cur
+     * (not start) is the read position and last (not pos) marks the last event; next_slow
+     * brings start and pos up to date before the general code runs. */
+    const uint8_t *cur;      /* buf + start                                           */
+    const uint8_t *fast_lim; /* cur < fast_lim: MAXREC bytes are buffered at cur and the
+                              * binary reader is neither failed nor ended; buf (never
+                              * true) otherwise                                        */
+    const uint8_t *last;     /* binary: the last event's record if the fast path
+                              * returned it, else NULL (pos has its offset)           */
+    uint64_t count;          /* events returned                                       */
+    struct iommu_bin_state bin;
+
+    char *buf;           /* buf[start, end) holds unread bytes; cap bytes allocated   */
+    size_t start, end;
+    uint64_t buf_off;    /* file offset of buf[0]                                      */
+    uint64_t pos;        /* text: line of the last event; binary: its offset           */
     int form;            /* enum iommu_trace_form                                     */
     enum src_kind src;
     char *path;          /* for messages ("-" shown as "<stdin>")                     */
@@ -71,18 +92,21 @@ struct iommu_trace_reader {
     FILE *file;          /* SRC_FILE: binary files                                    */
     const uint8_t *mem;  /* SRC_MEM                                                   */
     size_t mem_size, mem_pos;
-    char *buf;           /* buf[start, end) holds unread bytes; cap bytes allocated   */
-    size_t start, end, cap;
-    uint64_t buf_off;    /* file offset of buf[0]                                      */
+    size_t cap;
     bool eof;            /* the source has no more bytes                               */
     bool failed;         /* an error was returned; every later call fails again        */
+    bool ended;          /* binary: end record seen                                    */
     char errmsg[sizeof(((struct iommu_trace_error *)0)->msg)];
     uint64_t line;       /* text: lines consumed so far                                */
-    uint64_t pos;        /* text: line of the last event; binary: its offset           */
-    uint64_t count;      /* events returned                                            */
-    bool ended;          /* binary: end record seen                                    */
-    struct iommu_bin_state bin;
 };
+
+/* Sets fast_lim after anything that changes the buffer or the reader's state. */
+static void update_fast(iommu_trace_reader_t *r)
+{
+    bool on = IOMMU_BIN_FAST && r->form == IOMMU_TRACE_BINARY && !r->failed && !r->ended &&
+              r->end >= IOMMU_TRACE_BIN_MAXREC;
+    r->fast_lim = (const uint8_t *)r->buf + (on ? r->end - IOMMU_TRACE_BIN_MAXREC + 1 : 0);
+}
 
 /* Reads up to n bytes into dst; returns bytes read, 0 at end, -1 on a read error (msg). */
 static long src_read(iommu_trace_reader_t *r, void *dst, size_t n, char *msg, size_t msz)
@@ -158,12 +182,14 @@ static int refill(iommu_trace_reader_t *r)
         if (r->form == IOMMU_TRACE_TEXT)
             break; /* a text reader needs only one more line; don't block on a pipe */
     }
+    update_fast(r);
     return 0;
 }
 
 static int reader_fail(iommu_trace_reader_t *r, struct iommu_trace_error *err)
 {
     r->failed = true;
+    update_fast(r);
     seterr(err, "%s", r->errmsg);
     return -1;
 }
@@ -211,6 +237,7 @@ static int check_bin_header(iommu_trace_reader_t *r)
         return -1;
     }
     r->start = IOMMU_TRACE_BIN_HDR;
+    r->cur = (const uint8_t *)r->buf + r->start;
     return 0;
 }
 
@@ -229,6 +256,7 @@ static iommu_trace_reader_t *reader_new(int form, const char *name, size_t cap,
         iommu_trace_close(r);
         return NULL;
     }
+    r->cur = r->fast_lim = (const uint8_t *)r->buf; /* fast path off until the header */
     return r;
 }
 
@@ -427,6 +455,7 @@ static int next_bin(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
                 return reader_fail(r, err);
             }
             r->ended = true;
+            update_fast(r);
             continue;
         }
         r->pos = off;
@@ -435,19 +464,75 @@ static int next_bin(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
     }
 }
 
-int iommu_trace_next(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
-                     struct iommu_trace_error *err)
+#if defined(__GNUC__) || defined(__clang__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+/* Everything but the fast path: kept out of line so that iommu_trace_next stays small
+ * enough to inline into the caller's loop (across files with LTO). */
+static NOINLINE int next_slow(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
+                              struct iommu_trace_error *err)
 {
     if (r->failed) {
         seterr(err, "%s", r->errmsg);
         return -1;
     }
-    return r->form == IOMMU_TRACE_TEXT ? next_text(r, ev, err) : next_bin(r, ev, err);
+    r->start = (size_t)(r->cur - (const uint8_t *)r->buf);
+    if (r->last) {
+        r->pos = r->buf_off + (uint64_t)(r->last - (const uint8_t *)r->buf);
+        r->last = NULL;
+    }
+    int st = r->form == IOMMU_TRACE_TEXT ? next_text(r, ev, err) : next_bin(r, ev, err);
+    r->cur = (const uint8_t *)r->buf + r->start;
+    return st;
+}
+
+#if IOMMU_BIN_FAST
+/* iommu_trace_next at a record the inline path declines, with MAXREC bytes buffered: a dma
+ * record with a timestamp or a pasid still takes the fast decoder (here, out of line, so
+ * that the inline path keeps the code and registers of the common case only); anything
+ * else goes to next_slow. */
+static NOINLINE int next_other(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
+                               struct iommu_trace_error *err)
+{
+    const uint8_t *p = r->cur;
+    size_t k = iommu_bin_decode_dma_fast(&r->bin, p, ev, IOMMU_EVF_TIME | IOMMU_EVF_PASID);
+    if (k) {
+        r->cur = p + k;
+        r->last = p;
+        r->count++;
+        return 1;
+    }
+    return next_slow(r, ev, err);
+}
+#endif
+
+int iommu_trace_next(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
+                     struct iommu_trace_error *err)
+{
+#if IOMMU_BIN_FAST
+    /* a binary reader with a whole record buffered, at a dma record without a timestamp
+     * or pasid: decode it right here */
+    const uint8_t *p = r->cur;
+    if (p < r->fast_lim) {
+        size_t k = iommu_bin_decode_dma_fast(&r->bin, p, ev, 0);
+        if (k) {
+            r->cur = p + k;
+            r->last = p;
+            r->count++;
+            return 1;
+        }
+        return next_other(r, ev, err);
+    }
+#endif
+    return next_slow(r, ev, err); /* text, the end of a buffer, errors */
 }
 
 uint64_t iommu_trace_position(const iommu_trace_reader_t *r)
 {
-    return r->pos;
+    return r->last ? r->buf_off + (uint64_t)(r->last - (const uint8_t *)r->buf) : r->pos;
 }
 
 const char *iommu_trace_path(const iommu_trace_reader_t *r)

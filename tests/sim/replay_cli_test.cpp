@@ -294,7 +294,7 @@ TEST(ConfigCli, EveryKeyIsDocumented)
 
 TEST(ConfigCli, EveryPresetValueCitesItsSource)
 {
-    for (const char *p : {"configs/default.json", "configs/vtd-scalable.json"}) {
+    for (const char *p : {"configs/default.json", "configs/vtd-scalable.json", "configs/intel-haswell-ep.json"}) {
         json j = json::parse(slurp(SRC + "/" + p));
         ASSERT_TRUE(j.contains("_sources")) << p;
         std::function<void(const json &, const std::string &)> walk = [&](const json &o, const std::string &pre) {

@@ -20,7 +20,8 @@ static void usage(FILE *out)
         "  trace convert|stats|gen\n"
         "                        convert, inspect and generate traces\n"
         "\n"
-        "With no command, runs the default functional replay of the bundled sample trace.\n"
+        "With no command, runs the timed simulation (`run`) of the default preset on the bundled\n"
+        "sample trace.\n"
         "`iommusim <command> --help` describes each command's options.\n",
         out);
 }
@@ -46,10 +47,10 @@ int parse_options(const char *cmd, const boost::program_options::options_descrip
 int cli_main(int argc, char **argv)
 {
     if (argc < 2) {
-        // The main job: the default preset on the bundled sample trace.
-        static char name[] = "replay", flag[] = "--functional";
-        char *args[] = {name, flag, nullptr};
-        return cmd_replay(2, args);
+        // The main job: the timed simulation of the default preset on the bundled sample trace.
+        static char name[] = "run";
+        char *args[] = {name, nullptr};
+        return cmd_run(1, args);
     }
     const char *cmd = argv[1];
     if (!std::strcmp(cmd, "run"))

@@ -430,8 +430,14 @@ static void flatten(const json &j, const std::string &prefix, std::vector<std::p
     }
 }
 
-void Config::load_file(const std::string &path)
+void Config::load_file(const std::string &path) { load_layer(path, 0); preset_ = path; }
+
+// Loads one preset file; "_base": "other.json" (relative to this file) is loaded first, so a
+// preset states only what differs from its base. Sources are inherited the same way.
+void Config::load_layer(const std::string &path, int depth)
 {
+    if (depth > 8)
+        throw InputError(path + ": _base chain deeper than 8 presets (a cycle?)");
     std::ifstream in(path);
     if (!in)
         throw InputError(path + ": cannot open config file");
@@ -444,6 +450,16 @@ void Config::load_file(const std::string &path)
     }
     if (!j.is_object())
         throw InputError(path + ": a config file must hold a JSON object");
+    if (j.contains("_base")) {
+        if (!j["_base"].is_string())
+            throw InputError(path + ": _base must name a preset file");
+        std::string base = j["_base"].get<std::string>();
+        if (base.empty() || base[0] != '/') {
+            auto slash = path.rfind('/');
+            base = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + base;
+        }
+        load_layer(base, depth + 1);
+    }
     std::vector<std::pair<std::string, json>> kv;
     json meta = json::object();
     for (auto it = j.begin(); it != j.end(); ++it)
@@ -467,7 +483,6 @@ void Config::load_file(const std::string &path)
             sources_[it.key()] = it.value().get<std::string>();
         }
     }
-    preset_ = path;
 }
 
 void Config::set(const std::string &a)

@@ -64,7 +64,8 @@ class Config {
 public:
     Config(); // all defaults
     // Loads a JSON preset; keys beginning with '_' are metadata ("_description", "_sources":
-    // {key: citation}). Throws InputError naming the file and the key.
+    // {key: citation}, "_base": a preset loaded first). Throws InputError naming the file and
+    // the key.
     void load_file(const std::string &path);
     // Applies "key=value". Throws InputError naming the key.
     void set(const std::string &assignment);
@@ -82,6 +83,7 @@ public:
     int overrides() const { return overrides_; }
 
 private:
+    void load_layer(const std::string &path, int depth);
     CoreConfig cfg_;
     std::string preset_;
     std::map<std::string, std::string> sources_;

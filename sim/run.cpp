@@ -95,13 +95,14 @@ std::string summary(const TimedSystem &sys, const Config &cfg, const RunOptions 
       << fmt("%.2f", sys.wall_s()) << " s ("
       << fmt("%.2f", sys.wall_s() > 0 ? (double)t.count / sys.wall_s() / 1e6 : 0.0)
       << " M DMAs/s)\n\n";
-    o << "  device        DMAs        Gb/s      DMAs/s   p50 ns   p90 ns   p99 ns  errors\n";
+    o << "  device           DMAs       Gb/s       DMAs/s   p50 ns   p90 ns   p99 ns  errors\n";
     auto row = [&](const std::string &name, const DmaStats &s) {
         const uint64_t w = window_ps(s);
         char line[160];
-        std::snprintf(line, sizeof line, "  %-10s %10s %10.2f %11.3g %8.0f %8.0f %8.0f %7s\n",
+        std::snprintf(line, sizeof line, "  %-10s %10s %10.2f %12s %8.0f %8.0f %8.0f %7s\n",
                       name.c_str(), group_digits(s.count).c_str(), gbps(s.bytes, w),
-                      w ? (double)s.count / ((double)w / 1e12) : 0.0, s.latency.percentile_ns(0.5),
+                      group_digits(w ? (uint64_t)((double)s.count / ((double)w / 1e12)) : 0).c_str(),
+                      s.latency.percentile_ns(0.5),
                       s.latency.percentile_ns(0.9), s.latency.percentile_ns(0.99),
                       group_digits(s.errors).c_str());
         o << line;

@@ -1,6 +1,8 @@
 // replay_cli_test.cpp — `iommusim replay --functional`, `info` and `config` as a user runs
 // them: the default main job, bad input (one line naming file:line or the key, exit 2),
 // determinism, warm-up, and one-pass sweeps equal to separate runs.
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -71,9 +73,9 @@ json stats_of(const std::string &args)
     return json::parse(slurp(out));
 }
 
-TEST(ReplayCli, DefaultMainJobPrintsASummary)
+TEST(ReplayCli, FunctionalReplayOfTheDefaultsPrintsASummary)
 {
-    RunResult r = run_iommusim("");
+    RunResult r = run_iommusim("replay --functional");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("functional replay"), std::string::npos);
     EXPECT_NE(r.out.find("IOTLB"), std::string::npos);
@@ -294,9 +296,16 @@ TEST(ConfigCli, EveryKeyIsDocumented)
 
 TEST(ConfigCli, EveryPresetValueCitesItsSource)
 {
-    for (const char *p : {"configs/default.json", "configs/vtd-scalable.json", "configs/intel-haswell-ep.json"}) {
-        json j = json::parse(slurp(SRC + "/" + p));
-        ASSERT_TRUE(j.contains("_sources")) << p;
+    // every preset under configs/ (a preset with _base inherits its base's citations for the
+    // values it does not set itself)
+    int presets = 0;
+    for (const auto &entry : std::filesystem::directory_iterator(SRC + "/configs")) {
+        if (entry.path().extension() != ".json")
+            continue;
+        presets++;
+        const std::string p = entry.path().string();
+        json j = json::parse(slurp(p));
+        const json sources = j.value("_sources", json::object());
         std::function<void(const json &, const std::string &)> walk = [&](const json &o, const std::string &pre) {
             for (auto it = o.begin(); it != o.end(); ++it) {
                 if (!it.key().empty() && it.key()[0] == '_')
@@ -305,11 +314,14 @@ TEST(ConfigCli, EveryPresetValueCitesItsSource)
                 if (it.value().is_object())
                     walk(it.value(), k);
                 else
-                    EXPECT_TRUE(j["_sources"].contains(k)) << p << ": " << k << " has no source";
+                    EXPECT_TRUE(sources.contains(k)) << p << ": " << k << " has no source";
             }
         };
         walk(j, "");
+        // and the preset loads (its _base chain resolves, every key is known)
+        EXPECT_EQ(run_iommusim("config --resolved -c " + p).status, 0) << p;
     }
+    EXPECT_GE(presets, 3);
 }
 
 } // namespace

@@ -45,7 +45,7 @@ TEST(RunCli, CalibratedPresetReproducesItsTwoLatenciesWithin3Percent)
 
 TEST(RunCli, DefaultMainJobPrintsAReadableSummary)
 {
-    RunResult r = run_iommusim("run");
+    RunResult r = run_iommusim(""); // no arguments: the main job
     ASSERT_EQ(r.status, 0) << r.err;
     for (const char *s : {"timed simulation", "Gb/s", "p50 ns", "mean DMA latency", "IOTLB hit rate"})
         EXPECT_NE(r.out.find(s), std::string::npos) << s;

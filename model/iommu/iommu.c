@@ -161,24 +161,29 @@ void iommu_cfg_ctx_params(const struct iommu_cfg *c, uint64_t rtaddr, struct iom
 
 /* ---------------------------------------------------------------- statistics --------- */
 
-static uint64_t *dev_block(iommu_t *u, iommu_sid_t sid)
+/* Registers the counter block of a device or domain seen for the first time. */
+IOMMU_COLD uint64_t *new_block(iommu_t *u, uint64_t **slot, const char *prefix)
+{
+    uint64_t *b = iommu_stats_counter_block(u->stats, prefix, XC_N, xc_names, xc_descs);
+    return b ? (*slot = b) : u->sink;
+}
+
+IOMMU_HOT_INLINE uint64_t *dev_block(iommu_t *u, iommu_sid_t sid)
 {
     if (__builtin_expect(!u->dev[sid], 0)) {
         char bdf[8], prefix[40];
         snprintf(prefix, sizeof prefix, "per_device.%s.", iommu_sid_format(sid, bdf));
-        uint64_t *b = iommu_stats_counter_block(u->stats, prefix, XC_N, xc_names, xc_descs);
-        return b ? (u->dev[sid] = b) : u->sink;
+        return new_block(u, &u->dev[sid], prefix);
     }
     return u->dev[sid];
 }
 
-static uint64_t *dom_block(iommu_t *u, iommu_did_t did)
+IOMMU_HOT_INLINE uint64_t *dom_block(iommu_t *u, iommu_did_t did)
 {
     if (__builtin_expect(!u->dom[did], 0)) {
         char prefix[40];
         snprintf(prefix, sizeof prefix, "per_domain.%u.", (unsigned)did);
-        uint64_t *b = iommu_stats_counter_block(u->stats, prefix, XC_N, xc_names, xc_descs);
-        return b ? (u->dom[did] = b) : u->sink;
+        return new_block(u, &u->dom[did], prefix);
     }
     return u->dom[did];
 }
@@ -186,7 +191,7 @@ static uint64_t *dom_block(iommu_t *u, iommu_did_t did)
 /* Adds n to the global counter and to the op's device and domain blocks. */
 /* op->dev is always set; op->dom points at the sink until the chunk's domain is known (a
  * chunk that faults before its context is resolved counts globally and per device only). */
-static inline void count3(iommu_t *u, struct iommu_op *op, enum xc x, uint64_t n)
+IOMMU_HOT_INLINE void count3(iommu_t *u, struct iommu_op *op, enum xc x, uint64_t n)
 {
     u->g[x] += n;
     op->dev[x] += n;

@@ -133,9 +133,10 @@ int cmd_run(int argc, char **argv)
 {
     po::options_description desc(
         "usage: iommusim run [-c CONFIG] [-t TRACE] [--set key=value]... [--stats-json FILE] "
-        "[--warmup N]\n\noptions");
+        "[--warmup N] [--interval NS [--interval-csv FILE]] [--vcd FILE]\n\noptions");
     std::vector<std::string> sets;
-    std::string config, stats_json;
+    std::string config, stats_json, interval_csv, vcd;
+    double interval_ns = 0;
     RunOptions opt;
     desc.add_options()("help,h", "this text")(
         "config,c", po::value(&config), "JSON preset (default: configs/default.json)")(
@@ -143,6 +144,9 @@ int cmd_run(int argc, char **argv)
         "set", po::value(&sets)->composing(), "override a config key (repeatable)")(
         "stats-json", po::value(&stats_json), "write the stats JSON here")(
         "warmup", po::value(&opt.warmup), "exclude the first N completed DMAs from every statistic")(
+        "interval", po::value(&interval_ns), "add per-interval counters (throughput, hit rate, walks, latency p50) every NS of simulated time to the stats")(
+        "interval-csv", po::value(&interval_csv), "also write the interval series as CSV")(
+        "vcd", po::value(&vcd), "write queue occupancies and walker use over time as a VCD waveform")(
         "quiet,q", "no summary on stdout");
     po::variables_map vm;
     if (int rc = parse_options("run", desc, argc, argv, vm); rc >= 0)
@@ -153,6 +157,13 @@ int cmd_run(int argc, char **argv)
         if (opt.trace.empty())
             opt.trace = default_trace_path();
         opt.progress = isatty(2);
+        if (vm.count("interval") && !(interval_ns >= 1 && interval_ns <= 1e12))
+            throw InputError("--interval: " + std::to_string(interval_ns) + " ns is not in [1, 1e12]");
+        if (!interval_csv.empty() && !vm.count("interval"))
+            throw InputError("--interval-csv needs --interval NS");
+        opt.interval_ps = (uint64_t)(interval_ns * 1000.0 + 0.5);
+        if (!vcd.empty()) // SystemC appends ".vcd"
+            opt.vcd = vcd.size() > 4 && vcd.compare(vcd.size() - 4, 4, ".vcd") == 0 ? vcd.substr(0, vcd.size() - 4) : vcd;
         setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
         iommu_stats_t *st = iommu_stats_create();
         if (!st)
@@ -184,8 +195,41 @@ int cmd_run(int argc, char **argv)
             out["histograms"] = j["histograms"];
             out["histograms"]["dma.latency_ns"] = hist_json(sys.total().latency);
             out["histograms"]["translation.latency_ns"] = hist_json(sys.total().translation);
+            if (opt.interval_ps) {
+                json series = json::array();
+                for (const Interval &iv : sys.intervals()) {
+                    const uint64_t lk = iv.iotlb_hits + iv.iotlb_misses;
+                    series.push_back({{"start_ns", iv.start_ps / 1e3}, {"end_ns", iv.end_ps / 1e3},
+                                      {"dmas", iv.dmas}, {"bytes", iv.bytes},
+                                      {"throughput_gbps", gbps(iv.bytes, iv.end_ps - iv.start_ps)},
+                                      {"iotlb_hits", iv.iotlb_hits}, {"iotlb_misses", iv.iotlb_misses},
+                                      {"iotlb_hit_rate", lk ? (double)iv.iotlb_hits / (double)lk : 0.0},
+                                      {"walks", iv.walks}, {"latency_p50_ns", iv.latency_p50_ns}});
+                }
+                out["intervals"] = {{"interval_ns", interval_ns}, {"series", series}};
+            }
             if (!write_json_file(stats_json, out)) {
                 std::fprintf(stderr, "iommusim run: %s: cannot write the stats JSON\n", stats_json.c_str());
+                return EXIT_FAIL;
+            }
+        }
+        if (!interval_csv.empty()) {
+            FILE *f = std::fopen(interval_csv.c_str(), "w");
+            if (!f) {
+                std::fprintf(stderr, "iommusim run: %s: cannot write the interval CSV\n", interval_csv.c_str());
+                return EXIT_FAIL;
+            }
+            std::fprintf(f, "start_ns,end_ns,dmas,bytes,throughput_gbps,iotlb_hits,iotlb_misses,iotlb_hit_rate,walks,latency_p50_ns\n");
+            for (const Interval &iv : sys.intervals()) {
+                const uint64_t lk = iv.iotlb_hits + iv.iotlb_misses;
+                std::fprintf(f, "%.3f,%.3f,%llu,%llu,%.6f,%llu,%llu,%.6f,%llu,%.0f\n", iv.start_ps / 1e3,
+                             iv.end_ps / 1e3, (unsigned long long)iv.dmas, (unsigned long long)iv.bytes,
+                             gbps(iv.bytes, iv.end_ps - iv.start_ps), (unsigned long long)iv.iotlb_hits,
+                             (unsigned long long)iv.iotlb_misses, lk ? (double)iv.iotlb_hits / (double)lk : 0.0,
+                             (unsigned long long)iv.walks, iv.latency_p50_ns);
+            }
+            if (std::fclose(f) != 0) {
+                std::fprintf(stderr, "iommusim run: %s: cannot write the interval CSV\n", interval_csv.c_str());
                 return EXIT_FAIL;
             }
         }

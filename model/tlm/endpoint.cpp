@@ -25,7 +25,19 @@ PcieEndpoint::PcieEndpoint(sc_module_name name, unsigned index, const EndpointCo
     dont_initialize();
 }
 
-void PcieEndpoint::push(const Dma &d) { queue_.push_back(d); }
+void PcieEndpoint::push(const Dma &d)
+{
+    queue_.push_back(d);
+    queued_ = (unsigned)queue_.size();
+}
+
+void PcieEndpoint::trace(sc_trace_file *tf)
+{
+    const std::string n = name();
+    sc_trace(tf, tags_used_, n + ".tags_busy");
+    sc_trace(tf, posted_used_, n + ".posted_busy");
+    sc_trace(tf, queued_, n + ".dma_queue");
+}
 
 void PcieEndpoint::kick() { pump(); }
 
@@ -84,6 +96,7 @@ void PcieEndpoint::pump()
             f.all_issued = true;
             split_off_ = 0;
             queue_.pop_front();
+            queued_ = (unsigned)queue_.size();
         }
         tlm::tlm_phase ph = tlm::BEGIN_REQ;
         sc_time delay = SC_ZERO_TIME;

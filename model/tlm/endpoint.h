@@ -64,6 +64,8 @@ public:
     size_t queued() const { return queue_.size(); }
     size_t in_flight() const { return active_; }
     unsigned tags_busy() const { return tags_used_; }
+    // Adds tags and posted credits in use and the DMA queue length to a waveform.
+    void trace(sc_core::sc_trace_file *tf);
 
 private:
     struct Flight {             // a DMA whose TLPs are in flight
@@ -92,6 +94,7 @@ private:
     uint64_t split_off_ = 0;        // bytes of the front DMA already issued
     size_t active_ = 0;             // DMAs in flight
     unsigned tags_used_ = 0, posted_used_ = 0;
+    unsigned queued_ = 0; // queue_.size(), kept for the waveform
     bool waking_ = false;
 };
 

@@ -102,6 +102,16 @@ Iommu::Op *Iommu::new_op()
 
 void Iommu::free_op(Op *op) { op_free_.push_back(op); }
 
+void Iommu::trace(sc_trace_file *tf)
+{
+    const std::string n = name();
+    sc_trace(tf, busy_slots_, n + ".slots_busy");
+    sc_trace(tf, busy_walkers_, n + ".walkers_busy");
+    sc_trace(tf, slot_waiting_, n + ".slot_queue");
+    sc_trace(tf, walker_waiting_, n + ".walker_queue");
+    sc_trace(tf, walks_open_, n + ".walks_in_flight");
+}
+
 // ---------------------------------------------------------------------- sockets -------
 
 tlm::tlm_sync_enum Iommu::nb_transport_fw(int id, tlm::tlm_generic_payload &gp,
@@ -187,6 +197,7 @@ void Iommu::on_arrival()
         } else {
             op->wait_from_ps = now;
             slot_queue_.push_back(op);
+            slot_waiting_ = (unsigned)slot_queue_.size();
             stats_.slot_waits++;
         }
     }
@@ -251,6 +262,7 @@ void Iommu::step(Op *op, iommu_step s, uint64_t t_ps)
         }
         op->leader = true;
         walks_in_flight_.emplace(op->key, op);
+        walks_open_ = (unsigned)walks_in_flight_.size();
         if (op->has_walker) { // continues with the walker that fetched its context
             step(op, iommu_op_start_walk(unit_, &op->op), t_ps + pwc_ps_);
         } else {
@@ -280,6 +292,7 @@ void Iommu::need_walker(Op *op, uint64_t t_ps, bool walk)
         op->pending_walk = walk;
         op->wait_from_ps = t_ps;
         walker_queue_.push_back(op);
+        walker_waiting_ = (unsigned)walker_queue_.size();
         stats_.walker_waits++;
         return;
     }
@@ -342,6 +355,7 @@ void Iommu::release_walker(Op *op, uint64_t t_ps)
     if (!walker_queue_.empty()) {
         Op *w = walker_queue_.front();
         walker_queue_.pop_front();
+        walker_waiting_ = (unsigned)walker_queue_.size();
         need_walker(w, t_ps > w->wait_from_ps ? t_ps : w->wait_from_ps, w->pending_walk);
     }
 }
@@ -349,6 +363,7 @@ void Iommu::release_walker(Op *op, uint64_t t_ps)
 void Iommu::walk_ended(Op *op, bool ok, uint64_t t_ps)
 {
     walks_in_flight_.erase(op->key);
+    walks_open_ = (unsigned)walks_in_flight_.size();
     op->leader = false;
     std::vector<Op *> joiners;
     joiners.swap(op->joiners);
@@ -418,6 +433,7 @@ void Iommu::release_slot(Op *op, uint64_t t_ps)
         if (!slots_.acquire(w->wait_from_ps, Resource::kForever, &slot, &start))
             break;
         slot_queue_.pop_front();
+        slot_waiting_ = (unsigned)slot_queue_.size();
         w->slot = slot;
         start_op(w, start);
     }

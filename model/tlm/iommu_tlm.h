@@ -83,6 +83,9 @@ public:
     unsigned slots_busy() const { return busy_slots_; }
     unsigned walkers_busy() const { return busy_walkers_; }
     unsigned waiting() const { return (unsigned)(slot_queue_.size() + walker_queue_.size()); }
+    // Adds the pipeline's occupancies to a waveform: slots and walkers in use, requests waiting
+    // for a slot or a walker, walks in flight (values change when requests are processed).
+    void trace(sc_core::sc_trace_file *tf);
 
 private:
     struct Op;
@@ -115,6 +118,7 @@ private:
     tlm_utils::peq_with_get<tlm::tlm_generic_payload> arrive_peq_, mem_peq_;
     Resource slots_, walkers_, cc_ports_, pc_ports_, iotlb_ports_;
     unsigned busy_slots_ = 0, busy_walkers_ = 0;
+    unsigned slot_waiting_ = 0, walker_waiting_ = 0, walks_open_ = 0; // waveform copies
     std::deque<Op *> slot_queue_, walker_queue_;
     std::unordered_map<uint64_t, Op *> walks_in_flight_; // coalescing key hash → leader
     std::vector<Op *> op_free_;

@@ -116,6 +116,7 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
         throw std::runtime_error("cannot create the simulated system (out of memory?)");
     iommu_set_root_table(unit_, iommu_host_rtaddr(host_));
 
+    sc_report_handler::set_actions(SC_INFO, SC_DO_NOTHING); // no "timescale set" chatter
     iommu_ = std::make_unique<Iommu>("iommu", unit_, cfg_.timing);
     memory_ = std::make_unique<Memory>("memory", cfg_.memory, mem_);
     iommu_->memory.bind(memory_->mem);
@@ -141,10 +142,22 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
     }
     dev_stats_.resize(devices_.size());
     warm_ = opt_.warmup == 0;
+    cur_.end_ps = opt_.interval_ps;
+    if (!opt_.vcd.empty()) {
+        vcd_ = sc_create_vcd_trace_file(opt_.vcd.c_str());
+        if (!vcd_)
+            throw RunInputError(opt_.vcd + ".vcd: cannot create the waveform file");
+        vcd_->set_time_unit(1, SC_PS); // the kernel's resolution: every change is representable
+        iommu_->trace(vcd_);
+        for (auto &e : endpoints_)
+            e->trace(vcd_);
+    }
 }
 
 TimedSystem::~TimedSystem()
 {
+    if (vcd_)
+        sc_close_vcd_trace_file(vcd_);
     iommu_trace_close(reader_);
     // modules go first (unique_ptr members are destroyed after this body), the core after:
     endpoints_.clear();
@@ -197,6 +210,44 @@ bool HostRegs::read64(uint64_t offset, uint64_t *value)
 }
 
 // ------------------------------------------------------------------ the driver ---------
+
+static uint64_t stat(const iommu_stats_t *st, const char *name)
+{
+    const iommu_stat_info *e = iommu_stats_find(st, name);
+    return e && e->kind == IOMMU_STAT_COUNTER ? *e->counter : 0;
+}
+
+// Closes every interval that ended at or before now, and at the end of the run the last,
+// partial one.
+void TimedSystem::close_intervals(uint64_t now_ps, bool final)
+{
+    if (!opt_.interval_ps)
+        return;
+    auto close = [&]() {
+        const uint64_t h = stat(stats_, "iotlb.hits"), m = stat(stats_, "iotlb.misses"),
+                       w = stat(stats_, "walk.count");
+        // the core's counters restart at warm-up: a smaller value starts a new base
+        cur_.iotlb_hits = h >= base_hits_ ? h - base_hits_ : h;
+        cur_.iotlb_misses = m >= base_misses_ ? m - base_misses_ : m;
+        cur_.walks = w >= base_walks_ ? w - base_walks_ : w;
+        base_hits_ = h;
+        base_misses_ = m;
+        base_walks_ = w;
+        cur_.latency_p50_ns = cur_latency_.percentile_ns(0.5);
+        intervals_.push_back(cur_);
+        const uint64_t next = cur_.end_ps;
+        cur_ = Interval{};
+        cur_.start_ps = next;
+        cur_.end_ps = next + opt_.interval_ps;
+        cur_latency_.reset();
+    };
+    while (cur_.end_ps <= now_ps)
+        close();
+    if (final && now_ps > cur_.start_ps) {
+        cur_.end_ps = now_ps;
+        close();
+    }
+}
 
 bool TimedSystem::all_idle() const
 {
@@ -288,6 +339,12 @@ void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last
 {
     const uint64_t now = to_ps(sc_time_stamp());
     done_++;
+    if (opt_.interval_ps) {
+        close_intervals(now, false);
+        cur_.dmas++;
+        cur_.bytes += dma.len;
+        cur_latency_.add(now - to_ps(first_issue));
+    }
     if (opt_.record)
         opt_.record->push_back({device, dma.iova, dma.len, dma.write, error, to_ps(first_issue),
                                 to_ps(last.t_arrive), to_ps(last.t_xlat_start),
@@ -360,6 +417,7 @@ void TimedSystem::run()
             sc_start();
     } while (!eof_ || have_pending_);
     end_ps_ = to_ps(sc_time_stamp());
+    close_intervals(end_ps_, true);
     wall_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (opt_.progress)
         std::fprintf(stderr, "\r%70s\r", "");

@@ -53,6 +53,18 @@ struct RunOptions {
     std::vector<DmaRecord> *record = nullptr; // if set, every finished DMA is appended
     uint64_t warmup = 0;    // DMAs excluded from every statistic (caches stay warm)
     bool progress = false;  // progress lines on stderr
+    uint64_t interval_ps = 0; // > 0: per-interval time series (see Interval)
+    std::string vcd;        // VCD waveform of occupancies (path without ".vcd"), or empty
+};
+
+// One interval of the time series (`--interval NS`): what completed or happened in
+// [start, end). Core counters are attributed when the interval is closed, which happens at the
+// first DMA completion at or after its end (the series needs no simulation events of its own).
+struct Interval {
+    uint64_t start_ps, end_ps;
+    uint64_t dmas, bytes;
+    uint64_t iotlb_hits, iotlb_misses, walks;
+    double latency_p50_ns;
 };
 
 // Unusable input found while running (trace line, unknown device): one line, exit 2.
@@ -114,6 +126,7 @@ public:
     uint64_t sim_time_ps() const { return end_ps_; }
     uint64_t window_start_ps() const { return window_ps_; }
     uint64_t trace_events() const { return events_; }
+    const std::vector<Interval> &intervals() const { return intervals_; }
     double wall_s() const { return wall_s_; }
 
     // DmaListener
@@ -126,6 +139,7 @@ private:
     void read_ahead();          // feed endpoints until full, a barrier or the end
     bool apply_host(const iommu_trace_event &ev); // false: a barrier is pending
     bool all_idle() const;
+    void close_intervals(uint64_t now_ps, bool final);
     [[noreturn]] void bad(const std::string &why);
 
     TimedConfig cfg_;
@@ -149,6 +163,11 @@ private:
     uint64_t events_ = 0, done_ = 0, buffered_ = 0;
     uint64_t window_ps_ = 0, end_ps_ = 0;
     bool warm_ = true;
+    std::vector<Interval> intervals_;
+    Interval cur_{};                 // the interval being filled
+    Latency cur_latency_;
+    uint64_t base_hits_ = 0, base_misses_ = 0, base_walks_ = 0;
+    sc_core::sc_trace_file *vcd_ = nullptr;
     double wall_s_ = 0;
     double wall_start_ = 0, last_progress_ = 0;
 };

@@ -74,6 +74,49 @@ TEST(RunCli, IdenticalRunsGiveIdenticalStats)
     EXPECT_GT(a["counters"]["dma.count"].get<int>(), 1000);
 }
 
+TEST(RunCli, IntervalSeriesAddsUpToTheTotalsAndMatchesItsCsv)
+{
+    const std::string csv = tmp("iv.csv");
+    json j = run_stats("-t " + SRC + "/traces/samples/window-256k-64b.trace --interval 50000 --interval-csv " + csv);
+    ASSERT_TRUE(j.contains("intervals"));
+    const json &series = j["intervals"]["series"];
+    ASSERT_GT(series.size(), 3u);
+    uint64_t dmas = 0, bytes = 0, hits = 0, misses = 0, walks = 0;
+    double prev_end = 0;
+    for (const json &iv : series) {
+        EXPECT_EQ(iv["start_ns"].get<double>(), prev_end); // contiguous
+        prev_end = iv["end_ns"].get<double>();
+        dmas += iv["dmas"].get<uint64_t>();
+        bytes += iv["bytes"].get<uint64_t>();
+        hits += iv["iotlb_hits"].get<uint64_t>();
+        misses += iv["iotlb_misses"].get<uint64_t>();
+        walks += iv["walks"].get<uint64_t>();
+    }
+    const json &c = j["counters"];
+    EXPECT_EQ(dmas, c["dma.count"].get<uint64_t>());
+    EXPECT_EQ(bytes, c["dma.bytes"].get<uint64_t>());
+    EXPECT_EQ(hits, c["iotlb.hits"].get<uint64_t>());
+    EXPECT_EQ(misses, c["iotlb.misses"].get<uint64_t>());
+    EXPECT_EQ(walks, c["walk.count"].get<uint64_t>());
+    EXPECT_DOUBLE_EQ(prev_end, c["sim.time_ns"].get<double>());
+    EXPECT_EQ(count_lines(slurp(csv)), (int)series.size() + 1); // header + one row each
+    EXPECT_EQ(series[1]["latency_p50_ns"], 545); // steady state: every DMA hits
+}
+
+TEST(RunCli, VcdHasTheOccupancyWaveforms)
+{
+    const std::string vcd = tmp("occupancy.vcd");
+    RunResult r = run_iommusim("run -q -t " + SRC + "/traces/samples/window-256k-64b.trace --vcd " + vcd);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    const std::string w = slurp(vcd);
+    for (const char *v : {"slots_busy", "walkers_busy", "slot_queue", "walker_queue", "walks_in_flight",
+                          "tags_busy", "posted_busy", "dma_queue"})
+        EXPECT_NE(w.find(v), std::string::npos) << v;
+    EXPECT_NE(w.find("$timescale"), std::string::npos);
+    EXPECT_NE(w.find("\n#"), std::string::npos); // value changes over time
+}
+
 void expect_bad(const std::string &args, const std::string &needle)
 {
     RunResult r = run_iommusim(args);
@@ -96,6 +139,8 @@ TEST(RunCli, TopologyAndConfigErrors)
     expect_bad("run --set system.devices=zz" + t, "system.devices: 'zz' is not a bus:dev.fn");
     expect_bad("run --set device.tags_by_device=03:00.0=8" + t, "device.tags_by_device: unknown device 03:00.0");
     expect_bad("run --set timing.iotlb_ns=-1" + t, "timing.iotlb_ns");
+    expect_bad("run --interval 0" + t, "--interval");
+    expect_bad("run --interval-csv x.csv" + t, "--interval-csv needs --interval");
 }
 
 } // namespace

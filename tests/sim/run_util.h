@@ -1,6 +1,8 @@
 // run_util.h — runs the iommusim program as a subprocess for CLI tests.
 #pragma once
 
+#include "test_util.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,13 +16,7 @@ struct RunResult {
     std::string out, err;
 };
 
-inline std::string slurp(const std::string &path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using test_util::slurp;
 
 // A per-test scratch directory under the build tree.
 inline std::string scratch_dir()
@@ -47,10 +43,7 @@ inline RunResult run_iommusim(const std::string &args)
     return r;
 }
 
-inline void write_file(const std::string &path, const std::string &text)
-{
-    std::ofstream(path, std::ios::binary) << text;
-}
+inline void write_file(const std::string &path, const std::string &text) { test_util::spit(path, text); }
 
 inline int count_lines(const std::string &s)
 {

@@ -4,6 +4,8 @@
 // committed window samples regenerate byte for byte.
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,26 +16,11 @@
 
 namespace {
 
-std::string tmp_path(const std::string &name)
-{
-    const char *dir = std::getenv("TMPDIR");
-    return std::string(dir && *dir ? dir : "/tmp") + "/iommusim-cli-" +
-           std::to_string(::getpid()) + "-" + name;
-}
+std::string tmp_path(const std::string &name) { return test_util::tmp_path("cli", name); }
 
-std::string slurp(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+using test_util::slurp;
 
-void spit(const std::string &path, const std::string &data)
-{
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << data;
-}
+using test_util::spit;
 
 bool exists(const std::string &path)
 {

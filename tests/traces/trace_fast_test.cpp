@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -17,18 +19,9 @@
 
 namespace {
 
-std::string tmp_path(const std::string &name)
-{
-    const char *dir = std::getenv("TMPDIR");
-    return std::string(dir && *dir ? dir : "/tmp") + "/iommusim-fast-" +
-           std::to_string(::getpid()) + "-" + name;
-}
+std::string tmp_path(const std::string &name) { return test_util::tmp_path("fast", name); }
 
-void spit(const std::string &path, const std::string &data)
-{
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << data;
-}
+using test_util::spit;
 
 const std::string kHeader("\x89IOTR\r\n\x1a\x01\x00\x00\x00\x00\x00\x00\x00", 16);
 

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -18,20 +20,9 @@
 
 namespace {
 
-std::string tmp_path(const std::string &name)
-{
-    const char *dir = std::getenv("TMPDIR");
-    return std::string(dir && *dir ? dir : "/tmp") + "/iommusim-gen-" +
-           std::to_string(::getpid()) + "-" + name;
-}
+std::string tmp_path(const std::string &name) { return test_util::tmp_path("gen", name); }
 
-std::string slurp(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+using test_util::slurp;
 
 void gen(const iommu_gen_window_params &p, const std::string &path)
 {

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -17,26 +19,11 @@
 
 namespace {
 
-std::string tmp_path(const std::string &name)
-{
-    const char *dir = std::getenv("TMPDIR");
-    return std::string(dir && *dir ? dir : "/tmp") + "/iommusim-trace-" +
-           std::to_string(::getpid()) + "-" + name;
-}
+std::string tmp_path(const std::string &name) { return test_util::tmp_path("trace", name); }
 
-std::string slurp(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+using test_util::slurp;
 
-void spit(const std::string &path, const std::string &data)
-{
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << data;
-}
+using test_util::spit;
 
 // Reads a whole trace; returns the events, and the error message ("" if none).
 std::vector<iommu_trace_event> read_all(const std::string &path, std::string *error)

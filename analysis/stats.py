@@ -91,7 +91,8 @@ def write_csv(rows, path_or_file, first=()):
 
 
 def read_csv(path, numeric=True):
-    """Read a CSV written by write_csv; numeric strings become int or float."""
+    """Read a CSV written by write_csv; with numeric, numbers become int or float and
+    True/False (how csv writes JSON booleans) become bool."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     if numeric:
@@ -102,6 +103,8 @@ def read_csv(path, numeric=True):
 def _number(text):
     if text is None or text == "":
         return text
+    if text in ("True", "False"):
+        return text == "True"
     for kind in (int, float):
         try:
             return kind(text)

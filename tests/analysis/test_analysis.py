@@ -158,6 +158,8 @@ class SmallSweep(unittest.TestCase):
             for key in ("dma.throughput_gbps", "dma.latency_ns.p50", "dma.latency_ns.mean",
                         "dma.count", "iotlb.hits", "iotlb.misses", "walk.count"):
                 self.assertEqual(row["counters." + key], doc["counters"][key], key)
+            for key in ("iommu.translation_enabled", "device.tags", "timing.walk_step_ns"):
+                self.assertEqual(row["config." + key], nested(doc["config"], key), key)
 
     def test_the_runs_show_what_the_sweep_is_about(self):
         by = {(r["mode"], r["window"], r["metric"]): r for r in self.rows}

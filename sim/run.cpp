@@ -18,10 +18,6 @@ using nlohmann::json;
 namespace po = boost::program_options;
 using namespace iommusim::tlm_model;
 
-// libsystemc's own main() is not used (the program has its own), but the library refers to
-// sc_main; the timed system is elaborated and run by TimedSystem instead.
-int sc_main(int, char **) { return 0; }
-
 namespace iommusim {
 
 namespace {

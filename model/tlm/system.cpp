@@ -90,7 +90,7 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
     cfg_.device.mps = cfg_.link.mps;
 
     iommu_trace_error err{};
-    reader_ = iommu_trace_open(opt_.trace.c_str(), &err);
+    reader_.reset(iommu_trace_open(opt_.trace.c_str(), &err));
     if (!reader_)
         throw RunInputError(err.msg);
     if (cfg_.devices.empty())
@@ -109,16 +109,18 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
                                 iommu_sid_format(sid, b));
     }
 
-    mem_ = iommu_physmem_create();
-    host_ = iommu_host_create(&cfg_.host, mem_);
-    unit_ = iommu_create(&cfg_.unit, mem_, stats_);
+    mem_.reset(iommu_physmem_create());
+    if (mem_)
+        host_.reset(iommu_host_create(&cfg_.host, mem_.get()));
+    if (mem_)
+        unit_.reset(iommu_create(&cfg_.unit, mem_.get(), stats_));
     if (!mem_ || !host_ || !unit_)
         throw std::runtime_error("cannot create the simulated system (out of memory?)");
-    iommu_set_root_table(unit_, iommu_host_rtaddr(host_));
+    iommu_set_root_table(unit_.get(), iommu_host_rtaddr(host_.get()));
 
     sc_report_handler::set_actions(SC_INFO, SC_DO_NOTHING); // no "timescale set" chatter
-    iommu_ = std::make_unique<Iommu>("iommu", unit_, cfg_.timing);
-    memory_ = std::make_unique<Memory>("memory", cfg_.memory, mem_);
+    iommu_ = std::make_unique<Iommu>("iommu", unit_.get(), cfg_.timing);
+    memory_ = std::make_unique<Memory>("memory", cfg_.memory, mem_.get());
     iommu_->memory.bind(memory_->mem);
     host_regs_ = std::make_unique<HostRegs>("host_regs");
     host_regs_->regs.bind(iommu_->regs);
@@ -158,16 +160,7 @@ TimedSystem::~TimedSystem()
 {
     if (vcd_)
         sc_close_vcd_trace_file(vcd_);
-    iommu_trace_close(reader_);
-    // modules go first (unique_ptr members are destroyed after this body), the core after:
-    endpoints_.clear();
-    links_.clear();
-    host_regs_.reset();
-    iommu_.reset();
-    memory_.reset();
-    iommu_destroy(unit_);
-    iommu_host_destroy(host_);
-    iommu_physmem_destroy(mem_);
+    // members go in reverse order: the modules first, then the core objects they point to
 }
 
 // Devices: every source-id with a dma event, in order of first appearance (a first pass).
@@ -192,8 +185,8 @@ void TimedSystem::scan_devices()
 
 void TimedSystem::bad(const std::string &why)
 {
-    throw RunInputError(std::string(iommu_trace_path(reader_)) + ":" +
-                        std::to_string(iommu_trace_position(reader_)) + ": " + why);
+    throw RunInputError(std::string(iommu_trace_path(reader_.get())) + ":" +
+                        std::to_string(iommu_trace_position(reader_.get())) + ": " + why);
 }
 
 bool HostRegs::read64(uint64_t offset, uint64_t *value)
@@ -266,7 +259,7 @@ bool TimedSystem::apply_host(const iommu_trace_event &ev)
     }
     char what[128];
     uint32_t removed = 0;
-    enum iommu_status st = iommu_host_apply(host_, unit_, &ev, &removed, what, sizeof what);
+    enum iommu_status st = iommu_host_apply(host_.get(), unit_.get(), &ev, &removed, what, sizeof what);
     if (st != IOMMU_OK)
         bad(std::string(what) + ": " + iommu_status_str(st));
     return true;
@@ -295,7 +288,7 @@ void TimedSystem::read_ahead()
             full = full || e->queued() >= 4 * PcieEndpoint::kLowWater;
         if (full)
             break;
-        int r = iommu_trace_next(reader_, &ev, &err);
+        int r = iommu_trace_next(reader_.get(), &ev, &err);
         if (r < 0)
             throw RunInputError(err.msg);
         if (r == 0) {
@@ -319,7 +312,7 @@ void TimedSystem::read_ahead()
         dma.len = ev.len;
         dma.write = (ev.access & IOMMU_ACC_W) != 0;
         dma.privileged = (ev.access & IOMMU_ACC_PRIV) != 0;
-        dma.requester_id = iommu_host_requester_id(host_, ev.sid);
+        dma.requester_id = iommu_host_requester_id(host_.get(), ev.sid);
         dma.pasid = (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : 0xFFFFFFFFu;
         dma.timed = (ev.flags & IOMMU_EVF_TIME) != 0;
         dma.time_ps = ev.time_ns * 1000;

@@ -145,10 +145,14 @@ private:
     TimedConfig cfg_;
     RunOptions opt_;
     iommu_stats_t *stats_;
-    iommu_physmem_t *mem_ = nullptr;
-    iommu_host_t *host_ = nullptr;
-    iommu_t *unit_ = nullptr;
-    iommu_trace_reader_t *reader_ = nullptr;
+    // owners of the core objects, declared before the modules so they are destroyed after them
+    template <typename T, void (*F)(T *)> struct Del {
+        void operator()(T *p) const { F(p); }
+    };
+    std::unique_ptr<iommu_physmem_t, Del<iommu_physmem_t, iommu_physmem_destroy>> mem_;
+    std::unique_ptr<iommu_host_t, Del<iommu_host_t, iommu_host_destroy>> host_;
+    std::unique_ptr<iommu_t, Del<iommu_t, iommu_destroy>> unit_;
+    std::unique_ptr<iommu_trace_reader_t, Del<iommu_trace_reader_t, iommu_trace_close>> reader_;
     std::unique_ptr<Iommu> iommu_;
     std::unique_ptr<Memory> memory_;
     std::unique_ptr<HostRegs> host_regs_;

@@ -1,6 +1,8 @@
 /*
- * formats.c — bit-exact VT-d table entry encode/decode and reserved-bit checks (see
- * formats.h for the field layouts and the VT-d 9.x section of each format).
+ * formats.c — bit-exact VT-d table entry encode/decode and reserved-bit checks of the root,
+ * context and PASID structures (VT-d 9.1-9.6; see formats.h for the field layouts), and the
+ * fault-reason strings. The paging entries (9.7, 9.8) are in formats/vtd_fl.c and
+ * formats/vtd_sl.c.
  *
  * Assumptions: entries are handled as little-endian 64-bit words as they sit in memory; the
  * host address width is at most 52 bits (IOMMU_VTD_MAX_HAW). Nothing here allocates or keeps
@@ -9,43 +11,7 @@
 #include "formats.h"
 
 #include "../common/fault_codes.h"
-
-/* Mask of bits hi:lo (inclusive) of a 64-bit word. */
-static inline uint64_t mask(unsigned hi, unsigned lo)
-{
-    const uint64_t upper = hi >= 63 ? ~0ull : ((1ull << (hi + 1)) - 1);
-    return upper & ~((1ull << lo) - 1);
-}
-/* Value of bits hi:lo of v. */
-static inline uint64_t get(uint64_t v, unsigned hi, unsigned lo)
-{
-    return (v & mask(hi, lo)) >> lo;
-}
-/* Field value placed at bits hi:lo (truncated to the field's width). */
-static inline uint64_t put(uint64_t value, unsigned hi, unsigned lo)
-{
-    return (value << lo) & mask(hi, lo);
-}
-static inline uint64_t bit(bool b, unsigned pos)
-{
-    return b ? (1ull << pos) : 0;
-}
-static inline bool tst(uint64_t v, unsigned pos)
-{
-    return (v >> pos) & 1u;
-}
-/* Bits at/above the host address width within an address field ending at bit `top`. */
-static inline uint64_t above_haw(uint8_t haw, unsigned top)
-{
-    if (haw > top)
-        return 0;
-    return mask(top, haw < 12 ? 12 : haw);
-}
-/* A pointer field (bits 63:12 of the word) as an address. */
-static inline uint64_t ptr(uint64_t w)
-{
-    return w & mask(63, 12);
-}
+#include "formats/bits.h"
 
 /* ---- 9.1 Root Entry ------------------------------------------------------------------------ */
 void iommu_vtd_root_encode(const struct iommu_vtd_root *e, uint64_t out[2])
@@ -227,138 +193,6 @@ bool iommu_vtd_pasid_entry_reserved_ok(const uint64_t in[8], uint8_t haw)
         if (in[i])
             return false;
     return true;
-}
-
-/* ---- 9.7 First-Level Paging Entries ---------------------------------------------------------- */
-void iommu_vtd_fl_pte_encode(const struct iommu_vtd_fl_pte *e, unsigned level, uint64_t out[1])
-{
-    uint64_t v = bit(e->p, 0) | bit(e->rw, 1) | bit(e->us, 2) | bit(e->pwt, 3) | bit(e->pcd, 4) |
-                 bit(e->a, 5) | bit(e->d, 6) | bit(e->g, 8) | bit(e->ea, 10) | bit(e->xd, 63);
-    if (level == 1) {
-        v |= bit(e->pat, 7) | (e->addr & IOMMU_VTD_ADDR_MASK);
-    } else if (e->ps) {
-        v |= IOMMU_FL_PS;
-        if (level == 2 || level == 3) {
-            const unsigned shift = iommu_vtd_leaf_shift(level);
-            v |= bit(e->pat, 12) | (e->addr & mask(51, shift));
-        } else {
-            v |= e->addr & IOMMU_VTD_ADDR_MASK; /* PS at level 4/5 is reserved: crafted entry */
-        }
-    } else {
-        v |= e->addr & IOMMU_VTD_ADDR_MASK;
-    }
-    out[0] = v;
-}
-
-void iommu_vtd_fl_pte_decode(const uint64_t in[1], unsigned level, struct iommu_vtd_fl_pte *e)
-{
-    const uint64_t v = in[0];
-    e->p = tst(v, 0);
-    e->rw = tst(v, 1);
-    e->us = tst(v, 2);
-    e->pwt = tst(v, 3);
-    e->pcd = tst(v, 4);
-    e->a = tst(v, 5);
-    e->d = tst(v, 6);
-    e->g = tst(v, 8);
-    e->ea = tst(v, 10);
-    e->xd = tst(v, 63);
-    if (level == 1) {
-        e->ps = false;
-        e->pat = tst(v, 7);
-        e->addr = v & IOMMU_VTD_ADDR_MASK;
-    } else {
-        e->ps = tst(v, 7);
-        if (e->ps && (level == 2 || level == 3)) {
-            e->pat = tst(v, 12);
-            e->addr = v & mask(51, iommu_vtd_leaf_shift(level));
-        } else {
-            e->pat = false;
-            e->addr = v & IOMMU_VTD_ADDR_MASK;
-        }
-    }
-}
-
-bool iommu_vtd_fl_pte_reserved_ok(const uint64_t in[1], unsigned level, uint8_t haw, bool fl_1g,
-                                  bool nxe)
-{
-    const uint64_t v = in[0];
-    if (!tst(v, 0))
-        return true;
-    uint64_t rsvd = above_haw(haw, 51);
-    if (!nxe)
-        rsvd |= IOMMU_FL_XD;
-    if (level >= 4) {
-        rsvd |= IOMMU_FL_PS;
-    } else if (level == 3 && tst(v, 7)) {
-        if (!fl_1g)
-            return false;
-        rsvd |= mask(29, 13);
-    } else if (level == 2 && tst(v, 7)) {
-        rsvd |= mask(20, 13);
-    }
-    return (v & rsvd) == 0;
-}
-
-/* ---- 9.8 Second-Level Paging Entries --------------------------------------------------------- */
-void iommu_vtd_sl_pte_encode(const struct iommu_vtd_sl_pte *e, unsigned level, uint64_t out[1])
-{
-    uint64_t v = bit(e->r, 0) | bit(e->w, 1) | bit(e->x, 2) | put(e->emt, 5, 3) |
-                 bit(e->ipat, 6) | bit(e->a, 8) | bit(e->d, 9) | bit(e->snp, 11) |
-                 bit(e->tm, 62);
-    if (level >= 2 && e->ps) {
-        v |= IOMMU_SL_PS;
-        if (level <= 3)
-            v |= e->addr & mask(51, iommu_vtd_leaf_shift(level));
-        else
-            v |= e->addr & IOMMU_VTD_ADDR_MASK; /* PS at level 4/5 is reserved: crafted entry */
-    } else {
-        v |= e->addr & IOMMU_VTD_ADDR_MASK;
-    }
-    out[0] = v;
-}
-
-void iommu_vtd_sl_pte_decode(const uint64_t in[1], unsigned level, struct iommu_vtd_sl_pte *e)
-{
-    const uint64_t v = in[0];
-    e->r = tst(v, 0);
-    e->w = tst(v, 1);
-    e->x = tst(v, 2);
-    e->emt = (uint8_t)get(v, 5, 3);
-    e->ipat = tst(v, 6);
-    e->a = tst(v, 8);
-    e->d = tst(v, 9);
-    e->snp = tst(v, 11);
-    e->tm = tst(v, 62);
-    e->ps = level >= 2 && tst(v, 7);
-    if (e->ps && level <= 3)
-        e->addr = v & mask(51, iommu_vtd_leaf_shift(level));
-    else
-        e->addr = v & IOMMU_VTD_ADDR_MASK;
-}
-
-bool iommu_vtd_sl_pte_reserved_ok(const uint64_t in[1], unsigned level, uint8_t haw, bool sl_2m,
-                                  bool sl_1g)
-{
-    const uint64_t v = in[0];
-    if (!(v & (IOMMU_SL_R | IOMMU_SL_W)))
-        return true;
-    uint64_t rsvd = above_haw(haw, 51);
-    const bool leaf = iommu_vtd_pte_is_leaf(v, level);
-    if (level >= 4)
-        rsvd |= IOMMU_SL_PS;
-    if (!leaf)
-        rsvd |= IOMMU_SL_SNP | IOMMU_SL_TM;
-    if (leaf && level == 3) {
-        if (!sl_1g)
-            return false;
-        rsvd |= mask(29, 12);
-    } else if (leaf && level == 2) {
-        if (!sl_2m)
-            return false;
-        rsvd |= mask(20, 12);
-    }
-    return (v & rsvd) == 0;
 }
 
 /* ---- fault reasons ---------------------------------------------------------------------------- */

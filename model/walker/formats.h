@@ -11,6 +11,8 @@
  *   9.4 Scalable-Mode Context Entry        (256 bit)
  *   9.5 Scalable-Mode PASID Directory Entry (64 bit)
  *   9.6 Scalable-Mode PASID Table Entry    (512 bit)
+ * and, through formats/vtd_pte.h (included below; implemented in formats/vtd_fl.c and
+ * formats/vtd_sl.c, the walker's pluggable page-table formats):
  *   9.7 First-Level Paging Entries         (IA-32e format, 64 bit)
  *   9.8 Second-Level Paging Entries        (64 bit)
  *
@@ -39,15 +41,14 @@
 #define IOMMU_WALKER_FORMATS_H
 
 #include "../common/types.h"
+/* The paging-entry formats (9.7, 9.8: IOMMU_FL_*, IOMMU_SL_*, iommu_vtd_{fl,sl}_pte_*), the
+ * level helpers (iommu_vtd_pte_is_leaf, _leaf_shift, _pt_index) and IOMMU_VTD_MAX_HAW /
+ * IOMMU_VTD_ADDR_MASK live with the format implementations in model/walker/formats/. */
+#include "formats/vtd_pte.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Largest host address width VT-d allows (address fields end at bit 51). */
-#define IOMMU_VTD_MAX_HAW 52u
-/* Bits 51:12, the widest address field of any entry. */
-#define IOMMU_VTD_ADDR_MASK 0x000FFFFFFFFFF000ull
 
 /* ---- 9.1 Root Entry (legacy mode) ---------------------------------------------------------
  * bit 0 P; bits 11:1 reserved; bits 63:12 CTP (context-table pointer, HAW-1:12);
@@ -165,91 +166,6 @@ void iommu_vtd_pasid_entry_decode(const uint64_t in[8], struct iommu_vtd_pasid_e
 /* SLPTPTR is checked against haw when PGTT uses the second level (2, 3); FLPTPTR only for
  * PGTT = 1 (when nested it is a guest-physical address, limited by the second level). */
 bool iommu_vtd_pasid_entry_reserved_ok(const uint64_t in[8], uint8_t haw);
-
-/* ---- 9.7 First-Level Paging Entries (IA-32e) ------------------------------------------------
- * bit 0 P; 1 R/W; 2 U/S; 3 PWT; 4 PCD; 5 A; 6 D (leaves; ignored in non-leaf entries);
- * 7 PS at levels 2-3 (reserved at 4-5, PAT at level 1); 8 G (leaves); 10 EA (extended
- * accessed, when EAFE); bits 9, 11 ignored; bits HAW-1:12 address (bit 12 is PAT in a
- * 1 GB/2 MB leaf, and bits 29:13 / 20:13 are reserved there); bits 51:HAW reserved;
- * bits 62:52 ignored; bit 63 XD (reserved when the PASID entry's NXE = 0). */
-#define IOMMU_FL_P (1ull << 0)
-#define IOMMU_FL_RW (1ull << 1)
-#define IOMMU_FL_US (1ull << 2)
-#define IOMMU_FL_PWT (1ull << 3)
-#define IOMMU_FL_PCD (1ull << 4)
-#define IOMMU_FL_A (1ull << 5)
-#define IOMMU_FL_D (1ull << 6)
-#define IOMMU_FL_PS (1ull << 7)
-#define IOMMU_FL_PAT_4K (1ull << 7)
-#define IOMMU_FL_G (1ull << 8)
-#define IOMMU_FL_EA (1ull << 10)
-#define IOMMU_FL_PAT_LARGE (1ull << 12)
-#define IOMMU_FL_XD (1ull << 63)
-struct iommu_vtd_fl_pte {
-    bool p, rw, us, pwt, pcd, a;
-    bool d;        /* leaves only                                            */
-    bool ps;       /* levels 2-3: this entry maps a 2 MB / 1 GB page          */
-    bool g;        /* leaves only                                            */
-    bool pat;      /* leaves only: bit 7 at level 1, bit 12 in a large leaf   */
-    bool ea;
-    bool xd;
-    uint64_t addr; /* next table, or page base (aligned to the page size)    */
-};
-void iommu_vtd_fl_pte_encode(const struct iommu_vtd_fl_pte *e, unsigned level, uint64_t out[1]);
-void iommu_vtd_fl_pte_decode(const uint64_t in[1], unsigned level, struct iommu_vtd_fl_pte *e);
-/* fl_1g: CAP.FL1GP (PS at level 3 allowed); nxe: PASID-entry NXE (XD defined). */
-bool iommu_vtd_fl_pte_reserved_ok(const uint64_t in[1], unsigned level, uint8_t haw, bool fl_1g,
-                                  bool nxe);
-
-/* ---- 9.8 Second-Level Paging Entries --------------------------------------------------------
- * bit 0 R; 1 W; 2 X (when SLEE); bits 5:3 EMT and 6 IPAT (leaves; ignored in non-leaf
- * entries); 7 PS at levels 2-3 (reserved at 4-5, ignored at level 1); 8 A; 9 D (leaves);
- * 10 ignored; 11 SNP (leaves; reserved in non-leaf entries); bits HAW-1:12 address (bits
- * 29:12 / 20:12 reserved in a 1 GB / 2 MB leaf); bits 51:HAW reserved; 61:52 ignored;
- * 62 TM (leaves; reserved in non-leaf entries); 63 ignored.
- * An entry with R = W = 0 is not present. */
-#define IOMMU_SL_R (1ull << 0)
-#define IOMMU_SL_W (1ull << 1)
-#define IOMMU_SL_X (1ull << 2)
-#define IOMMU_SL_EMT_SHIFT 3u
-#define IOMMU_SL_IPAT (1ull << 6)
-#define IOMMU_SL_PS (1ull << 7)
-#define IOMMU_SL_A (1ull << 8)
-#define IOMMU_SL_D (1ull << 9)
-#define IOMMU_SL_SNP (1ull << 11)
-#define IOMMU_SL_TM (1ull << 62)
-struct iommu_vtd_sl_pte {
-    bool r, w, x;
-    uint8_t emt;   /* leaves only (3 bits)                    */
-    bool ipat;     /* leaves only                             */
-    bool ps;       /* levels 2-3                              */
-    bool a, d;
-    bool snp, tm;  /* leaves only                             */
-    uint64_t addr; /* next table, or page base                */
-};
-void iommu_vtd_sl_pte_encode(const struct iommu_vtd_sl_pte *e, unsigned level, uint64_t out[1]);
-void iommu_vtd_sl_pte_decode(const uint64_t in[1], unsigned level, struct iommu_vtd_sl_pte *e);
-/* sl_2m / sl_1g: CAP.SLLPS bits 0 / 1 (PS at level 2 / 3 allowed). */
-bool iommu_vtd_sl_pte_reserved_ok(const uint64_t in[1], unsigned level, uint8_t haw, bool sl_2m,
-                                  bool sl_1g);
-
-/* Helpers shared by the walker and the host. */
-/* True when the entry at `level` is a leaf: level 1, or PS = 1 at level 2 or 3 (bit 7 in
- * both formats). */
-static inline bool iommu_vtd_pte_is_leaf(uint64_t v, unsigned level)
-{
-    return level == 1 || ((level == 2 || level == 3) && (v & (1ull << 7)));
-}
-/* Page shift of a leaf at `level` (12, 21, 30). */
-static inline unsigned iommu_vtd_leaf_shift(unsigned level)
-{
-    return 12u + 9u * (level - 1u);
-}
-/* Index of `addr` in a table of `level` (9 bits). */
-static inline unsigned iommu_vtd_pt_index(uint64_t addr, unsigned level)
-{
-    return (unsigned)((addr >> (12u + 9u * (level - 1u))) & 0x1FFu);
-}
 
 /* ---- Scalable-mode fault reasons ------------------------------------------------------------
  * VT-d 7.1.3 ("Fault Conditions and Remapping Hardware Behavior", scalable-mode rows).

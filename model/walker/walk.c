@@ -3,6 +3,13 @@
  * (3.6, IA-32e entries 9.7) and nested (3.8: every first-level table pointer and the final
  * guest-physical address are translated by a second-level walk).
  *
+ * The walk knows no entry layout: every entry is interpreted by the stage's page-table
+ * format (pt_format.h; the VT-d formats are model/walker/formats/vtd_sl.c and vtd_fl.c)
+ * through the format's decode pointer cached in the walk state (called directly, and so
+ * inlined, for the formats listed in formats/list.h). The format also gives the input-
+ * address form, the level range and the fault reasons; the walk owns the table geometry,
+ * the sequencing, the HAW checks, the paging-structure caches and nesting.
+ *
  * Shape: begin() and resume() each either ask for one 8-byte read (NEED_READ, read_addr),
  * finish (DONE: pa, page_shift, perm) or record a fault (FAULT: fault_reason). The state is
  * a handful of integers inside struct iommu_walk; nothing is allocated, and the code never
@@ -35,9 +42,11 @@
  */
 #include "walk.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "formats.h"
+#include "pt_format.h"
 
 #define STAGE_FL ((uint8_t)IOMMU_STAGE_FIRST)
 #define STAGE_SL ((uint8_t)IOMMU_STAGE_SECOND)
@@ -103,22 +112,42 @@ static enum iommu_walk_rc finish(struct iommu_walk *w, uint64_t pa, uint8_t shif
     return IOMMU_WALK_DONE;
 }
 
+/* The reasons format f records in the walk's mode (legacy or scalable). */
+static inline const struct iommu_pt_fault_reasons *frs(const struct iommu_walk *w,
+                                                       const struct iommu_pt_format_ops *f)
+{
+    return &f->fr[w->p.scalable ? IOMMU_PT_FR_SCALABLE : IOMMU_PT_FR_LEGACY];
+}
+
+/* The reasons of the stage walking now. */
+static inline const struct iommu_pt_fault_reasons *stage_frs(const struct iommu_walk *w)
+{
+    return frs(w, w->stage == STAGE_FL ? w->fmt_fl : w->fmt_sl);
+}
+
+/* True when `addr` is an input address of a `levels`-level walk in format f. */
+static inline bool input_ok(const struct iommu_pt_format_ops *f, uint64_t addr, unsigned levels)
+{
+    const unsigned width = 12u + 9u * levels; /* 39, 48 or 57 */
+    if (f->input_form == IOMMU_PT_INPUT_CANONICAL) {
+        const unsigned sh = 64u - width;
+        return (uint64_t)((int64_t)(addr << sh) >> sh) == addr;
+    }
+    return (addr >> width) == 0;
+}
+
 /* Starts a walk of `stage` for input address `addr`: width check, PWC lookup, first read. */
 static enum iommu_walk_rc stage_start(struct iommu_walk *w, uint8_t stage, uint64_t addr)
 {
+    const struct iommu_pt_format_ops *f = stage == STAGE_FL ? w->fmt_fl : w->fmt_sl;
+    w->decode = f->decode;
     w->stage = stage;
     w->in_addr = addr;
     const uint8_t levels = stage == STAGE_FL ? w->p.levels : sl_levels(w);
-    const unsigned width = 12u + 9u * levels; /* 39, 48 or 57 */
-    if (stage == STAGE_FL) {
-        const unsigned sh = 64u - width;
-        const uint64_t canon = (uint64_t)((int64_t)(addr << sh) >> sh);
-        if (canon != addr)
-            return fault(w, fr(w, IOMMU_FR_ADDR_BEYOND_MGAW, IOMMU_FR_SM_FL_NONCANONICAL));
-    } else if (addr >> width) {
-        return fault(w, w->p.nested ? fr(w, IOMMU_FR_ADDR_BEYOND_MGAW,
-                                         IOMMU_FR_SM_FL_NESTED_BEYOND)
-                                    : fr(w, IOMMU_FR_ADDR_BEYOND_MGAW, IOMMU_FR_SM_ADDR_BEYOND));
+    if (!input_ok(f, addr, levels)) {
+        if (stage == STAGE_SL && w->p.nested) /* a first-level output beyond the SL width */
+            return fault(w, fr(w, IOMMU_FR_ADDR_BEYOND_MGAW, IOMMU_FR_SM_FL_NESTED_BEYOND));
+        return fault(w, frs(w, f)->input_beyond);
     }
     if (w->pwc) {
         for (unsigned lvl = 2; lvl <= levels; lvl++) {
@@ -145,16 +174,15 @@ static enum iommu_walk_rc stage_start(struct iommu_walk *w, uint8_t stage, uint6
     }
     const uint64_t root = stage == STAGE_FL || !w->p.nested ? w->p.root : w->p.sl_root;
     if (!fits_haw(root, 4096, w->p.haw))
-        return fault(w, stage == STAGE_FL
-                            ? fr(w, IOMMU_FR_PT_ACCESS, IOMMU_FR_SM_FL_ROOT_ACCESS)
-                            : fr(w, IOMMU_FR_PT_ACCESS, IOMMU_FR_SM_SL_ROOT_INVALID));
+        return fault(w, frs(w, f)->root_beyond);
     return request(w, root, levels);
 }
 
-/* A second-level stage produced `out`. Non-nested: the result; nested: a first-level table
- * (purpose 0) or the final address (purpose 1). */
-static enum iommu_walk_rc sl_done(struct iommu_walk *w, uint64_t out, uint8_t shift,
-                                  iommu_perm_t perm)
+/* A stage produced `out` with a leaf of `shift` and permissions `perm`. Non-nested: the
+ * result; nested (second stage): a first-level table (purpose 0) or the final address
+ * (purpose 1). */
+static enum iommu_walk_rc stage_done(struct iommu_walk *w, uint64_t out, uint8_t shift,
+                                     iommu_perm_t perm)
 {
     if (!w->p.nested)
         return finish(w, out, shift, perm);
@@ -166,6 +194,7 @@ static enum iommu_walk_rc sl_done(struct iommu_walk *w, uint64_t out, uint8_t sh
         const uint64_t table = out & ~0xFFFull;
         if (w->fl_level < w->p.levels)
             pwc_fill(w, STAGE_FL, w->fl_level + 1u, w->iova, table, w->fl_perm);
+        w->decode = w->fmt_fl->decode;
         w->stage = STAGE_FL;
         w->in_addr = w->iova;
         w->acc_perm = w->fl_perm;
@@ -183,101 +212,105 @@ static uint8_t legacy_not_present(const struct iommu_walk *w)
     return r ? r : IOMMU_FR_READ_DENIED;
 }
 
-static enum iommu_walk_rc sl_entry(struct iommu_walk *w, uint64_t v)
+/* A not-present or reserved entry (the format's decode said so). */
+IOMMU_COLD enum iommu_walk_rc bad_entry(struct iommu_walk *w, uint8_t kind)
 {
-    const uint8_t level = w->level;
-    if (!(v & (IOMMU_SL_R | IOMMU_SL_W)))
-        return fault(w, w->p.scalable ? IOMMU_FR_SM_SL_NOT_PRESENT : legacy_not_present(w));
-    if (!iommu_vtd_sl_pte_reserved_ok(&v, level, IOMMU_VTD_MAX_HAW, w->p.sl_2m, w->p.sl_1g))
-        return fault(w, fr(w, IOMMU_FR_PTE_RESERVED, IOMMU_FR_SM_SL_RESERVED));
-    struct iommu_vtd_sl_pte e;
-    iommu_vtd_sl_pte_decode(&v, level, &e);
-    if (!e.r)
-        w->acc_perm &= (iommu_perm_t)~IOMMU_ACC_R;
-    if (!e.w)
-        w->acc_perm &= (iommu_perm_t)~IOMMU_ACC_W;
-    if (w->p.x_enabled && !e.x)
-        w->acc_perm &= (iommu_perm_t)~IOMMU_ACC_X;
-    if (!iommu_vtd_pte_is_leaf(v, level)) {
-        if (!fits_haw(e.addr, 4096, w->p.haw))
-            return fault(w, fr(w, IOMMU_FR_PT_ACCESS, IOMMU_FR_SM_SL_ACCESS));
-        pwc_fill(w, STAGE_SL, level, w->in_addr, e.addr, w->acc_perm);
-        return request(w, e.addr, (uint8_t)(level - 1));
-    }
-    const uint8_t shift = (uint8_t)iommu_vtd_leaf_shift(level);
-    if (!fits_haw(e.addr, 1ull << shift, w->p.haw))
-        return fault(w, fr(w, IOMMU_FR_PT_ACCESS, IOMMU_FR_SM_OUTPUT_BEYOND));
-    const uint64_t out = e.addr | (w->in_addr & ((1ull << shift) - 1));
-    return sl_done(w, out, shift, w->acc_perm);
+    const struct iommu_pt_fault_reasons *r = stage_frs(w);
+    if (kind == IOMMU_PT_ENTRY_RESERVED)
+        return fault(w, r->reserved);
+    return fault(w, r->not_present == IOMMU_PT_FR_ACCESS_PERM ? legacy_not_present(w)
+                                                               : r->not_present);
 }
 
-static enum iommu_walk_rc fl_entry(struct iommu_walk *w, uint64_t v)
+/* The current stage's decode of entry v at `level`, through the cached pointer. The pointer
+ * is first compared with each compiled-in format's decode (formats/list.h), so that for
+ * those the call is direct and link-time optimisation inlines it (the returned struct then
+ * stays in registers); any other decode is called through the pointer. A plain indirect
+ * call per entry cost about 5% more instructions per translation on 4-level walks
+ * (docs/models/walker.md). */
+static inline struct iommu_pt_entry decode_entry(const struct iommu_walk *w, uint64_t v,
+                                                 unsigned level)
+{
+    const iommu_pt_decode_fn d = w->decode;
+#define IOMMU_PT_FORMAT(id, name)                                                              \
+    if (d == iommu_pt_##name##_decode)                                                         \
+        return iommu_pt_##name##_decode(v, level, &w->p);
+#include "formats/list.h"
+#undef IOMMU_PT_FORMAT
+    return d(v, level, &w->p);
+}
+
+/* One paging entry of the current stage, read for level w->level. */
+static enum iommu_walk_rc entry(struct iommu_walk *w, uint64_t v)
 {
     const uint8_t level = w->level;
-    if (!(v & IOMMU_FL_P))
-        return fault(w, w->p.scalable ? IOMMU_FR_SM_FL_NOT_PRESENT : legacy_not_present(w));
-    if (!iommu_vtd_fl_pte_reserved_ok(&v, level, IOMMU_VTD_MAX_HAW, w->p.fl_1g, true))
-        return fault(w, fr(w, IOMMU_FR_PTE_RESERVED, IOMMU_FR_SM_FL_RESERVED));
-    struct iommu_vtd_fl_pte e;
-    iommu_vtd_fl_pte_decode(&v, level, &e);
-    if (!e.rw)
-        w->acc_perm &= (iommu_perm_t)~IOMMU_ACC_W;
-    if (!e.us)
-        w->acc_perm |= IOMMU_ACC_PRIV;
-    if (w->p.x_enabled && e.xd)
-        w->acc_perm &= (iommu_perm_t)~IOMMU_ACC_X;
-    if (!iommu_vtd_pte_is_leaf(v, level)) {
-        if (w->p.nested) {
+    const struct iommu_pt_entry e = decode_entry(w, v, level);
+    if (e.kind != IOMMU_PT_ENTRY_TABLE && e.kind != IOMMU_PT_ENTRY_LEAF)
+        return bad_entry(w, e.kind);
+    /* R/W/X are ANDed across levels, supervisor-only (PRIV) is ORed. */
+    w->acc_perm = (iommu_perm_t)((w->acc_perm & (e.perm | IOMMU_ACC_PRIV)) |
+                                 (e.perm & IOMMU_ACC_PRIV));
+    const bool nested_fl = w->stage == STAGE_FL && w->p.nested;
+    if (e.kind == IOMMU_PT_ENTRY_TABLE) {
+        if (nested_fl) { /* the next first-level table is guest-physical: translate it */
             w->fl_level = (uint8_t)(level - 1);
             w->fl_perm = w->acc_perm;
             w->sl_purpose = 0;
             return stage_start(w, STAGE_SL, e.addr);
         }
         if (!fits_haw(e.addr, 4096, w->p.haw))
-            return fault(w, fr(w, IOMMU_FR_PT_ACCESS, IOMMU_FR_SM_FL_ACCESS));
-        pwc_fill(w, STAGE_FL, level, w->in_addr, e.addr, w->acc_perm);
+            return fault(w, stage_frs(w)->table_beyond);
+        pwc_fill(w, w->stage, level, w->in_addr, e.addr, w->acc_perm);
         return request(w, e.addr, (uint8_t)(level - 1));
     }
     const uint8_t shift = (uint8_t)iommu_vtd_leaf_shift(level);
-    const uint64_t out = e.addr | (w->iova & ((1ull << shift) - 1));
-    if (w->p.nested) {
+    const uint64_t out = e.addr | (w->in_addr & ((1ull << shift) - 1));
+    if (nested_fl) { /* the page is guest-physical: translate it */
         w->fl_perm = w->acc_perm;
         w->fl_page_shift = shift;
         w->sl_purpose = 1;
         return stage_start(w, STAGE_SL, out);
     }
     if (!fits_haw(e.addr, 1ull << shift, w->p.haw))
-        return fault(w, fr(w, IOMMU_FR_PT_ACCESS, IOMMU_FR_SM_FL_RESERVED));
-    return finish(w, out, shift, w->acc_perm);
+        return fault(w, stage_frs(w)->page_beyond);
+    return stage_done(w, out, shift, w->acc_perm);
 }
 
 enum iommu_walk_rc iommu_walk_begin(struct iommu_walk *w, const struct iommu_walk_params *p,
                                     iommu_pwc_t *pwc, uint64_t iova, uint8_t access)
 {
     const struct iommu_walk_params params = *p; /* p may point into *w */
-    memset(w, 0, sizeof *w);
+    /* Everything up to the format pointers starts cleared; those are written below. */
+    memset(w, 0, offsetof(struct iommu_walk, decode));
     w->iova = iova;
     w->access = access;
     w->p = params;
     p = &w->p;
     w->pwc = pwc;
     /* Parameters come from a validated context; anything else is a programming error,
-     * recorded as an invalid context rather than aborting. */
-    const bool fl = p->format == IOMMU_PT_FIRST_LEVEL;
-    const bool ok_levels = fl ? (p->levels == 4 || p->levels == 5)
-                              : (p->format == IOMMU_PT_SECOND_LEVEL && p->levels >= 3 &&
-                                 p->levels <= 5 && !p->nested);
-    const bool ok_nested = !p->nested || (fl && p->sl_levels >= 3 && p->sl_levels <= 5);
-    if (!ok_levels || !ok_nested || p->haw < 12 || p->haw > IOMMU_VTD_MAX_HAW)
+     * recorded as an invalid context rather than aborting. A nested walk runs the
+     * first-stage format f over the second level. */
+    const struct iommu_pt_format_ops *f = iommu_pt_format_get(p->format);
+    const struct iommu_pt_format_ops *sl =
+        p->nested ? iommu_pt_format_get(IOMMU_PT_SECOND_LEVEL) : NULL;
+    const bool f_first = f && f->stage == STAGE_FL;
+    w->decode = NULL; /* set by stage_start */
+    w->fmt_fl = f_first ? f : NULL;
+    w->fmt_sl = p->nested || f_first ? sl : f;
+    bool ok = f && p->levels >= f->min_levels && p->levels <= f->max_levels && p->haw >= 12 &&
+              p->haw <= IOMMU_VTD_MAX_HAW;
+    if (ok && p->nested) /* only a first-stage format nests */
+        ok = f_first && sl && p->sl_levels >= sl->min_levels && p->sl_levels <= sl->max_levels;
+    if (!ok)
         return fault(w, fr(w, IOMMU_FR_CTX_INVALID, IOMMU_FR_SM_PASID_INVALID));
-    return stage_start(w, fl ? STAGE_FL : STAGE_SL, iova);
+    return stage_start(w, f->stage, iova);
 }
 
 enum iommu_walk_rc iommu_walk_resume(struct iommu_walk *w, uint64_t value)
 {
     if (w->done)
         return w->fault_reason ? IOMMU_WALK_FAULT : IOMMU_WALK_DONE;
-    return w->stage == STAGE_FL ? fl_entry(w, value) : sl_entry(w, value);
+    return entry(w, value);
 }
 
 uint8_t iommu_perm_check(uint8_t access, iommu_perm_t perm)

@@ -10,6 +10,10 @@
  *     while (rc == IOMMU_WALK_NEED_READ)
  *         rc = iommu_walk_resume(&w, physmem_read64(mem, w.read_addr));
  *
+ * Entries are interpreted through pluggable page-table formats (pt_format.h,
+ * model/walker/formats/): params.format picks the first stage's format; a nested walk's
+ * second stage uses IOMMU_PT_SECOND_LEVEL.
+ *
  * The walk consults the paging-structure caches before reading (deepest level first) and
  * fills them with every non-leaf entry it reads. Nested walks translate every first-level
  * table pointer and the final guest-physical address through the second level, so a
@@ -21,18 +25,15 @@
 #include "../common/fault_codes.h"
 #include "../iotlb/pwc.h"
 #include "formats.h" /* entry formats and the scalable-mode fault reasons (0x30+) */
+#include "pt_format.h" /* enum iommu_pt_format and the format method tables */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-enum iommu_pt_format {
-    IOMMU_PT_SECOND_LEVEL = 2, /* VT-d second-level (EPT-like) format, R/W/X bits        */
-    IOMMU_PT_FIRST_LEVEL = 1,  /* IA-32e format: P, R/W, U/S, PS, XD                     */
-};
-
 struct iommu_walk_params {
-    uint8_t format;        /* enum iommu_pt_format of the (first) stage               */
+    uint8_t format;        /* enum iommu_pt_format of the (first) stage; a nested walk's
+                              second stage is always IOMMU_PT_SECOND_LEVEL            */
     uint8_t levels;        /* 3, 4 or 5 (first level: 4 or 5)                         */
     uint64_t root;         /* table root; a guest-physical address when nested         */
     bool nested;           /* first level over second level                            */
@@ -80,7 +81,8 @@ struct iommu_walk {
     uint16_t pwc_hits[IOMMU_PWC_NLEVELS];      /* PWC hits by level               */
     uint16_t pwc_misses[IOMMU_PWC_NLEVELS];    /* PWC misses by level (present caches only) */
     /* state (private to walk.c) */
-    uint8_t stage;        /* IOMMU_STAGE_FIRST / _SECOND: stage walking now           */
+    uint8_t stage;        /* IOMMU_STAGE_FIRST / _SECOND: stage walking now; its format is
+                             fmt_fl / fmt_sl                                            */
     uint8_t level;        /* level of the entry requested by read_addr                */
     uint64_t in_addr;     /* input address of the current stage (iova, or a GPA)     */
     iommu_perm_t acc_perm;/* permissions accumulated by the current stage            */
@@ -90,6 +92,10 @@ struct iommu_walk {
     uint8_t fl_level;     /* first-level level whose table is being translated        */
     iommu_perm_t fl_perm; /* first-level permissions accumulated so far              */
     uint8_t fl_page_shift;/* first-level leaf size (purpose 1)                        */
+    /* formats (private to walk.c; written by begin, not cleared: keep them last) */
+    iommu_pt_decode_fn decode;                /* decode() of the stage walking now     */
+    const struct iommu_pt_format_ops *fmt_fl; /* first-stage format (NULL: SL-only walk) */
+    const struct iommu_pt_format_ops *fmt_sl; /* second-stage format (NULL: FL-only walk) */
 };
 
 enum iommu_walk_rc iommu_walk_begin(struct iommu_walk *w, const struct iommu_walk_params *p,

@@ -19,31 +19,9 @@
 #include "sim/config.h"
 #include "sim/replay.h"
 
-extern "C" {
-#include "traces/gen.h"
-}
+#include "bench_util.h"
 
 using namespace iommusim;
-
-
-static std::string make_trace(const std::string &dir, uint64_t count)
-{
-    std::string path = dir + "/timed-" + std::to_string(count) + ".bin";
-    if (access(path.c_str(), R_OK) == 0)
-        return path;
-    iommu_gen_window_params p;
-    iommu_gen_window_params_default(&p);
-    p.window = 64 << 10;
-    p.size = 64;
-    p.count = count;
-    iommu_trace_error err{};
-    iommu_trace_writer_t *w = iommu_trace_create(path.c_str(), &err);
-    if (!w || iommu_trace_gen_window(&p, w, &err) != IOMMU_OK || iommu_trace_finish(w, &err) != IOMMU_OK) {
-        std::fprintf(stderr, "bench: cannot generate %s: %s\n", path.c_str(), err.msg);
-        std::exit(1);
-    }
-    return path;
-}
 
 static Config config_for(const std::vector<std::string> &sets)
 {
@@ -70,44 +48,16 @@ static double timed_once(const Config &cfg, const std::string &trace, uint64_t *
 
 int main(int argc, char **argv)
 {
-    uint64_t count = 2000000;
-    int repeat = 3;
-    std::string only, keep;
-    for (int i = 1; i < argc; i++) {
-        std::string a = argv[i];
-        if (a == "--count" && i + 1 < argc)
-            count = std::strtoull(argv[++i], nullptr, 0);
-        else if (a == "--repeat" && i + 1 < argc)
-            repeat = std::atoi(argv[++i]);
-        else if (a == "--only" && i + 1 < argc)
-            only = argv[++i];
-        else if (a == "--keep" && i + 1 < argc)
-            keep = argv[++i];
-        else {
-            std::fprintf(stderr, "usage: bench_timed [--count N] [--repeat R] [--only hit|walk4] [--keep DIR]\n");
-            return 2;
-        }
-    }
-    std::string dir = keep;
-    if (dir.empty()) {
-        char tmpl[] = "/tmp/iommusim-bench-XXXXXX";
-        dir = mkdtemp(tmpl);
-    }
-    const std::string trace = make_trace(dir, count);
-    struct Case {
-        const char *name;
-        std::vector<std::string> sets;
-    } cases[] = {
-        {"hit", {}},
-        {"walk4", {"iotlb.entries=0", "pwc.pde.entries=0", "pwc.pdpe.entries=0",
-                   "pwc.pml4e.entries=0", "pwc.pml5e.entries=0"}},
-    };
+    const bench::Options o = bench::parse(argc, argv, "bench_timed", 2000000);
+    const uint64_t count = o.count;
+    const int repeat = o.repeat;
+    const std::string trace = bench::window_trace(o.dir, count);
     std::printf("timed simulation benchmark: %llu DMAs of 64 B (64 KB window), best of %d\n",
                 (unsigned long long)count, repeat);
     std::printf("%-6s %14s %10s %14s %12s %16s\n", "case", "DMAs", "seconds", "M DMAs/s",
                 "peak RSS MiB", "functional M/s");
-    for (auto &c : cases) {
-        if (!only.empty() && only != c.name)
+    for (auto &c : bench::cases()) {
+        if (!o.only.empty() && o.only != c.name)
             continue;
         double best = 1e99;
         uint64_t dmas = 0;
@@ -162,10 +112,6 @@ int main(int argc, char **argv)
                     (double)ftr / fbest / 1e6);
         std::fflush(stdout);
     }
-    if (keep.empty()) {
-        std::string cmd = "rm -rf '" + dir + "'";
-        if (std::system(cmd.c_str()) != 0)
-            std::fprintf(stderr, "bench: could not remove %s\n", dir.c_str());
-    }
+    bench::cleanup(o);
     return 0;
 }

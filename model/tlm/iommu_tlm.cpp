@@ -1,6 +1,7 @@
 // iommu_tlm.cpp — the timed IOMMU pipeline (see iommu_tlm.h).
 #include "model/tlm/iommu_tlm.h"
 
+#include <cassert>
 #include <cstring>
 
 extern "C" {
@@ -60,6 +61,7 @@ Iommu::Iommu(sc_module_name name, iommu_t *unit, const IommuTiming &timing)
       walkers_(timing.walkers), cc_ports_(timing.context_cache_ports),
       pc_ports_(timing.pasid_cache_ports), iotlb_ports_(timing.iotlb_ports)
 {
+    walks_in_flight_.init(2 * (size_t)timing.slots);
     interface_ps_ = ns_to_ps(t_.interface_ns);
     cc_ps_ = ns_to_ps(t_.context_cache_ns);
     pc_ps_ = ns_to_ps(t_.pasid_cache_ns);
@@ -76,6 +78,55 @@ Iommu::Iommu(sc_module_name name, iommu_t *unit, const IommuTiming &timing)
     SC_METHOD(on_memory);
     sensitive << mem_peq_.get_event();
     dont_initialize();
+}
+
+void Iommu::WalkTable::init(size_t capacity)
+{
+    size_t n = 1;
+    while (n < capacity)
+        n <<= 1;
+    slot.assign(n, {0, nullptr});
+    mask = n - 1;
+    used = 0;
+}
+
+Iommu::Op *Iommu::WalkTable::find(uint64_t key) const
+{
+    for (size_t i = key & mask;; i = (i + 1) & mask) {
+        if (!slot[i].second)
+            return nullptr;
+        if (slot[i].first == key)
+            return slot[i].second;
+    }
+}
+
+void Iommu::WalkTable::insert(uint64_t key, Op *op)
+{
+    assert(used < mask); // at most `slots` leaders in a table of 2 × slots
+    size_t i = key & mask;
+    while (slot[i].second)
+        i = (i + 1) & mask;
+    slot[i] = {key, op};
+    used++;
+}
+
+void Iommu::WalkTable::erase(uint64_t key)
+{
+    size_t i = key & mask;
+    while (slot[i].second && slot[i].first != key)
+        i = (i + 1) & mask;
+    if (!slot[i].second)
+        return;
+    // backward-shift: move later members of the run into the hole when they may live there
+    for (size_t j = (i + 1) & mask; slot[j].second; j = (j + 1) & mask) {
+        const size_t home = slot[j].first & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            slot[i] = slot[j];
+            i = j;
+        }
+    }
+    slot[i] = {0, nullptr};
+    used--;
 }
 
 Iommu::~Iommu()
@@ -252,17 +303,16 @@ void Iommu::step(Op *op, iommu_step s, uint64_t t_ps)
         uint64_t k[2];
         iommu_op_walk_key(&op->op, k);
         op->key = k[0] * 0x9E3779B97F4A7C15ull ^ k[1];
-        auto it = walks_in_flight_.find(op->key);
-        if (it != walks_in_flight_.end()) {
+        if (Op *leader = walks_in_flight_.find(op->key)) {
             if (op->has_walker) // it fetched its context: the walker is not needed any more
                 release_walker(op, t_ps);
-            it->second->joiners.push_back(op);
+            leader->joiners.push_back(op);
             stats_.coalesced++;
             return;
         }
         op->leader = true;
-        walks_in_flight_.emplace(op->key, op);
-        walks_open_ = (unsigned)walks_in_flight_.size();
+        walks_in_flight_.insert(op->key, op);
+        walks_open_ = (unsigned)walks_in_flight_.used;
         if (op->has_walker) { // continues with the walker that fetched its context
             step(op, iommu_op_start_walk(unit_, &op->op), t_ps + pwc_ps_);
         } else {
@@ -363,7 +413,7 @@ void Iommu::release_walker(Op *op, uint64_t t_ps)
 void Iommu::walk_ended(Op *op, bool ok, uint64_t t_ps)
 {
     walks_in_flight_.erase(op->key);
-    walks_open_ = (unsigned)walks_in_flight_.size();
+    walks_open_ = (unsigned)walks_in_flight_.used;
     op->leader = false;
     std::vector<Op *> joiners;
     joiners.swap(op->joiners);

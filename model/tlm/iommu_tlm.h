@@ -120,7 +120,17 @@ private:
     unsigned busy_slots_ = 0, busy_walkers_ = 0;
     unsigned slot_waiting_ = 0, walker_waiting_ = 0, walks_open_ = 0; // waveform copies
     std::deque<Op *> slot_queue_, walker_queue_;
-    std::unordered_map<uint64_t, Op *> walks_in_flight_; // coalescing key hash → leader
+    // Walks in flight by coalescing key → leader: open addressing, linear probing, backward-
+    // shift deletion, sized at creation (2 × slots, a power of two; every leader holds a slot),
+    // so registering a walk never allocates.
+    struct WalkTable {
+        std::vector<std::pair<uint64_t, Op *>> slot; // Op* == nullptr: empty
+        size_t mask = 0, used = 0;
+        void init(size_t capacity);
+        Op *find(uint64_t key) const;
+        void insert(uint64_t key, Op *op);
+        void erase(uint64_t key);
+    } walks_in_flight_;
     std::vector<Op *> op_free_;
     std::vector<Op *> op_all_;
     PayloadPool table_pool_;

@@ -1,6 +1,8 @@
 // cli.cpp — sub-command dispatch and the top-level usage text.
 #include "sim/cli.h"
 
+#include "sim/config.h"
+
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -42,6 +44,25 @@ int parse_options(const char *cmd, const boost::program_options::options_descrip
         return EXIT_OK;
     }
     return -1;
+}
+
+int guarded(const std::function<int()> &body)
+{
+    try {
+        return body();
+    } catch (const InputError &e) {
+        std::fprintf(stderr, "iommusim: %s\n", e.what());
+        return EXIT_BADINPUT;
+    } catch (const tlm_model::RunInputError &e) {
+        std::fprintf(stderr, "iommusim: %s\n", e.what());
+        return EXIT_BADINPUT;
+    } catch (const std::bad_alloc &) {
+        std::fprintf(stderr, "iommusim: out of memory\n");
+        return EXIT_FAIL;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "iommusim: %s\n", e.what());
+        return EXIT_FAIL;
+    }
 }
 
 int cli_main(int argc, char **argv)

@@ -1,6 +1,8 @@
 // cli.h — sub-command dispatch of the iommusim program.
 #pragma once
 
+#include <functional>
+
 #include <boost/program_options.hpp>
 
 namespace iommusim {
@@ -10,6 +12,10 @@ namespace iommusim {
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_BADINPUT = 2 };
 
 int cli_main(int argc, char **argv);
+
+// Runs a command's body and maps what it throws to one line on stderr and the exit status:
+// unusable input (config, trace, topology) → EXIT_BADINPUT; anything else → EXIT_FAIL.
+int guarded(const std::function<int()> &body);
 
 // Parses a sub-command's options into vm. On a usage error prints "iommusim <cmd>: <why>"
 // and returns EXIT_BADINPUT; on --help prints desc and returns EXIT_OK; otherwise -1 (go on).

@@ -43,7 +43,7 @@ int cmd_config(int argc, char **argv)
     po::variables_map vm;
     if (int rc = parse_options("config", desc, argc, argv, vm); rc >= 0)
         return rc;
-    try {
+    return guarded([&]() -> int {
         if (vm.count("resolved")) {
             Config cfg = Config::load(config, sets);
             cfg.core(); // validate
@@ -57,11 +57,8 @@ int cmd_config(int argc, char **argv)
             std::cout << "| `" << k.key << "` | " << type_text(k) << " | `" << v.dump() << "` | "
                       << k.desc << " |\n";
         }
-    } catch (const InputError &e) {
-        std::fprintf(stderr, "iommusim: %s\n", e.what());
-        return EXIT_BADINPUT;
-    }
-    return EXIT_OK;
+        return EXIT_OK;
+    });
 }
 
 } // namespace iommusim

@@ -57,41 +57,36 @@ int cmd_info(int argc, char **argv)
     po::variables_map vm;
     if (int rc = parse_options("info", desc, argc, argv, vm); rc >= 0)
         return rc;
-    CoreConfig core;
-    std::string preset;
-    try {
-        Config cfg = Config::load(config, sets);
-        core = cfg.core();
-        preset = cfg.preset();
-    } catch (const InputError &e) {
-        std::fprintf(stderr, "iommusim: %s\n", e.what());
-        return EXIT_BADINPUT;
-    }
-    const iommu_cfg &u = core.unit;
-    std::printf("Intel VT-d remapping unit modelled by %s\n\n", preset.c_str());
-    std::printf("VER_REG  (offset 0x000) = 0x%08x (architecture version %u.%u)\n\n", IOMMU_REG_VER,
-                IOMMU_REG_VER >> 4, IOMMU_REG_VER & 0xF);
-    print_reg("CAP_REG ", 0x008, iommu_reg_cap(&u), iommu_cap_fields);
-    std::printf("\n");
-    print_reg("ECAP_REG", 0x010, iommu_reg_ecap(&u), iommu_ecap_fields);
-    std::printf("\nmode: %s, translation %s, host address width %u bits\n",
-                u.scalable_mode ? "scalable" : "legacy", u.translation_enabled ? "enabled" : "disabled",
-                u.haw);
-    std::printf("caches:\n");
-    if (u.iotlb.split) {
-        print_cache("IOTLB 4K", u.iotlb.c4k);
-        print_cache("IOTLB 2M", u.iotlb.c2m);
-        print_cache("IOTLB 1G", u.iotlb.c1g);
-    } else {
-        print_cache("IOTLB", u.iotlb.c4k);
-    }
-    print_cache("context cache", u.context_cache);
-    if (u.scalable_mode)
-        print_cache("PASID cache", u.pasid_cache);
-    const char *lv[] = {"PDE cache", "PDPE cache", "PML4E cache", "PML5E cache"};
-    for (int l = 0; l < IOMMU_PWC_NLEVELS; l++)
-        print_cache(lv[l], u.pwc.level[l]);
-    return EXIT_OK;
+    return guarded([&]() -> int {
+        const Config cfg = Config::load(config, sets);
+        const CoreConfig core = cfg.core();
+        const std::string preset = cfg.preset();
+        const iommu_cfg &u = core.unit;
+        std::printf("Intel VT-d remapping unit modelled by %s\n\n", preset.c_str());
+        std::printf("VER_REG  (offset 0x000) = 0x%08x (architecture version %u.%u)\n\n", IOMMU_REG_VER,
+                    IOMMU_REG_VER >> 4, IOMMU_REG_VER & 0xF);
+        print_reg("CAP_REG ", 0x008, iommu_reg_cap(&u), iommu_cap_fields);
+        std::printf("\n");
+        print_reg("ECAP_REG", 0x010, iommu_reg_ecap(&u), iommu_ecap_fields);
+        std::printf("\nmode: %s, translation %s, host address width %u bits\n",
+                    u.scalable_mode ? "scalable" : "legacy", u.translation_enabled ? "enabled" : "disabled",
+                    u.haw);
+        std::printf("caches:\n");
+        if (u.iotlb.split) {
+            print_cache("IOTLB 4K", u.iotlb.c4k);
+            print_cache("IOTLB 2M", u.iotlb.c2m);
+            print_cache("IOTLB 1G", u.iotlb.c1g);
+        } else {
+            print_cache("IOTLB", u.iotlb.c4k);
+        }
+        print_cache("context cache", u.context_cache);
+        if (u.scalable_mode)
+            print_cache("PASID cache", u.pasid_cache);
+        const char *lv[] = {"PDE cache", "PDPE cache", "PML4E cache", "PML5E cache"};
+        for (int l = 0; l < IOMMU_PWC_NLEVELS; l++)
+            print_cache(lv[l], u.pwc.level[l]);
+        return EXIT_OK;
+    });
 }
 
 } // namespace iommusim

@@ -338,7 +338,7 @@ int cmd_replay(int argc, char **argv)
                              "system is `iommusim run`, coming with the TLM layer)\n");
         return EXIT_BADINPUT;
     }
-    try {
+    return guarded([&]() -> int {
         Config cfg = Config::load(config, sets);
         if (opt.trace.empty())
             opt.trace = default_trace_path();
@@ -350,17 +350,8 @@ int cmd_replay(int argc, char **argv)
         }
         if (!vm.count("quiet"))
             std::cout << res.summary << std::flush;
-    } catch (const InputError &e) {
-        std::fprintf(stderr, "iommusim: %s\n", e.what());
-        return EXIT_BADINPUT;
-    } catch (const std::bad_alloc &) {
-        std::fprintf(stderr, "iommusim: out of memory\n");
-        return EXIT_FAIL;
-    } catch (const std::exception &e) {
-        std::fprintf(stderr, "iommusim: %s\n", e.what());
-        return EXIT_FAIL;
-    }
-    return EXIT_OK;
+        return EXIT_OK;
+    });
 }
 
 } // namespace iommusim

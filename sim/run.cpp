@@ -147,7 +147,7 @@ int cmd_run(int argc, char **argv)
     po::variables_map vm;
     if (int rc = parse_options("run", desc, argc, argv, vm); rc >= 0)
         return rc;
-    try {
+    return guarded([&]() -> int {
         Config cfg = Config::load(config, sets);
         const CoreConfig core = cfg.core();
         if (opt.trace.empty())
@@ -231,20 +231,8 @@ int cmd_run(int argc, char **argv)
         }
         if (!vm.count("quiet"))
             std::cout << summary(sys, cfg, opt, st) << std::flush;
-    } catch (const InputError &e) {
-        std::fprintf(stderr, "iommusim: %s\n", e.what());
-        return EXIT_BADINPUT;
-    } catch (const RunInputError &e) {
-        std::fprintf(stderr, "iommusim: %s\n", e.what());
-        return EXIT_BADINPUT;
-    } catch (const std::bad_alloc &) {
-        std::fprintf(stderr, "iommusim: out of memory\n");
-        return EXIT_FAIL;
-    } catch (const std::exception &e) {
-        std::fprintf(stderr, "iommusim: %s\n", e.what());
-        return EXIT_FAIL;
-    }
-    return EXIT_OK;
+        return EXIT_OK;
+    });
 }
 
 } // namespace iommusim

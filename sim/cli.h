@@ -28,5 +28,7 @@ int cmd_run(int argc, char **argv); // sim/run.cpp: the timed simulation
 int cmd_info(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_trace(int argc, char **argv); // sim/trace_cmd.cpp: convert, stats, gen
+// sim/trace_import.cpp: `trace import SOURCE ...`; argv[0] is "import".
+int cmd_trace_import(int argc, char **argv);
 
 } // namespace iommusim

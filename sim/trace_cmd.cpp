@@ -536,6 +536,8 @@ void trace_usage(FILE *out)
                "  convert IN OUT    convert between text (.trace, .trace.gz) and binary (.bin)\n"
                "  stats FILE        event counts, devices, domains, footprint, time span\n"
                "  gen window ...    generate a synthetic trace (see `trace gen --help`)\n"
+               "  import linux ...  convert a capture of Linux under QEMU's VT-d (see\n"
+               "                    `trace import --help`)\n"
                "\n"
                "The trace format is described in docs/trace-format.md.\n"
                "`iommusim trace <command> --help` describes each command's options.\n",
@@ -561,7 +563,10 @@ int cmd_trace(int argc, char **argv)
         return cmd_stats(argc - 1, argv + 1);
     if (!std::strcmp(sub, "gen"))
         return cmd_gen(argc - 1, argv + 1);
-    std::fprintf(stderr, "iommusim trace: unknown command '%s' (convert, stats, gen)\n", sub);
+    if (!std::strcmp(sub, "import"))
+        return cmd_trace_import(argc - 1, argv + 1);
+    std::fprintf(stderr, "iommusim trace: unknown command '%s' (convert, stats, gen, import)\n",
+                 sub);
     return EXIT_BADINPUT;
 }
 

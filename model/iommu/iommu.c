@@ -49,7 +49,7 @@ struct iommu {
     uint64_t rtaddr;
     bool tes;
     struct iommu_ctx_params cp;
-    iommu_cache_t *cc, *pc;
+    iommu_cache_t *cc, *pc, *iec;
     iommu_iotlb_t *iotlb;
     iommu_pwc_t *pwc;
     /* fault recording */
@@ -97,6 +97,7 @@ void iommu_cfg_default(struct iommu_cfg *c)
     c->context_cache.entries = c->context_cache.ways = 16;
     iommu_cache_cfg_default(&c->pasid_cache);
     c->pasid_cache.entries = c->pasid_cache.ways = 16;
+    iommu_cache_cfg_default(&c->iec); /* 64 entries, fully associative, LRU */
     iommu_iotlb_cfg_default(&c->iotlb);
     iommu_pwc_cfg_default(&c->pwc);
 }
@@ -133,6 +134,8 @@ enum iommu_status iommu_cfg_validate(const struct iommu_cfg *c, const char **key
         FAIL("context_cache", w);
     if (iommu_cache_cfg_validate(&c->pasid_cache, &w) != IOMMU_OK)
         FAIL("pasid_cache", w);
+    if (iommu_cache_cfg_validate(&c->iec, &w) != IOMMU_OK)
+        FAIL("iec", w);
     if (iommu_iotlb_cfg_validate(&c->iotlb, key, why) != IOMMU_OK)
         return IOMMU_ERR_INVAL;
     static const char *const pwc_keys[IOMMU_PWC_NLEVELS] = {"pwc.pde", "pwc.pdpe", "pwc.pml4e",
@@ -273,11 +276,12 @@ iommu_t *iommu_create(const struct iommu_cfg *cfg, iommu_physmem_t *mem, iommu_s
     u->tes = cfg->translation_enabled;
     u->cc = iommu_cache_create(&cfg->context_cache, sizeof(struct cc_payload));
     u->pc = iommu_cache_create(&cfg->pasid_cache, sizeof(struct iommu_ctx));
+    u->iec = iommu_cache_create(&cfg->iec, 16); /* payload: the 128-bit IRTE */
     u->iotlb = iommu_iotlb_create(&cfg->iotlb);
     u->pwc = iommu_pwc_create(&cfg->pwc);
     u->frcd = calloc(cfg->nfr, sizeof *u->frcd);
     iommu_cfg_ctx_params(cfg, 0, &u->cp);
-    if (!u->cc || !u->pc || !u->iotlb || !u->pwc || !u->frcd || !register_stats(u)) {
+    if (!u->cc || !u->pc || !u->iec || !u->iotlb || !u->pwc || !u->frcd || !register_stats(u)) {
         iommu_destroy(u);
         return NULL;
     }
@@ -290,6 +294,7 @@ void iommu_destroy(iommu_t *u)
         return;
     iommu_cache_destroy(u->cc);
     iommu_cache_destroy(u->pc);
+    iommu_cache_destroy(u->iec);
     iommu_iotlb_destroy(u->iotlb);
     iommu_pwc_destroy(u->pwc);
     free(u->frcd);
@@ -301,6 +306,7 @@ iommu_iotlb_t *iommu_iotlb(iommu_t *u) { return u->iotlb; }
 iommu_pwc_t *iommu_pwc(iommu_t *u) { return u->pwc; }
 iommu_cache_t *iommu_context_cache(iommu_t *u) { return u->cc; }
 iommu_cache_t *iommu_pasid_cache(iommu_t *u) { return u->pc; }
+iommu_cache_t *iommu_iec(iommu_t *u) { return u->iec; }
 
 void iommu_set_root_table(iommu_t *u, uint64_t rtaddr)
 {
@@ -829,4 +835,35 @@ uint32_t iommu_inv_pasid_cache(iommu_t *u, iommu_did_t did, iommu_pasid_t pasid)
 {
     struct did_pasid m = {did, pasid};
     return iommu_cache_invalidate(u->pc, pc_match_did_pasid, &m);
+}
+
+uint32_t iommu_inv_iec_global(iommu_t *u) { return iommu_cache_invalidate(u->iec, NULL, NULL); }
+
+struct iec_range { uint64_t lo, hi; };
+
+static bool iec_match_range(const struct iommu_cache_key *k, const void *p, void *ctx)
+{
+    (void)p;
+    const struct iec_range *r = ctx;
+    return k->lo >= r->lo && k->lo < r->hi;
+}
+
+uint32_t iommu_inv_iec_index(iommu_t *u, uint32_t index, unsigned im)
+{
+    uint64_t n = 1ull << (im > 32 ? 32 : im);
+    struct iec_range r = {index & ~(n - 1), (index & ~(n - 1)) + n};
+    return iommu_cache_invalidate(u->iec, iec_match_range, &r);
+}
+
+uint32_t iommu_inv_pasid_iotlb_page(iommu_t *u, iommu_did_t did, iommu_pasid_t pasid,
+                                    uint64_t addr, unsigned am, bool ih)
+{
+    if (!ih) {
+        if (12u + am >= 64)
+            iommu_pwc_inv_pasid(u->pwc, did, pasid);
+        else
+            iommu_pwc_inv_pasid_range(u->pwc, did, pasid, addr & ~((1ull << (12 + am)) - 1),
+                                      1ull << (12 + am));
+    }
+    return iommu_iotlb_inv_pasid_page(u->iotlb, did, pasid, addr, am);
 }

@@ -50,6 +50,9 @@ struct iommu_cfg {
     /* caches */
     struct iommu_cache_cfg context_cache; /* tag: source-id                              */
     struct iommu_cache_cfg pasid_cache;   /* tag: source-id + PASID (scalable mode)      */
+    struct iommu_cache_cfg iec;           /* interrupt-entry cache (tag: interrupt index);
+                                           * filled by interrupt remapping, emptied by IEC
+                                           * invalidations                               */
     struct iommu_iotlb_cfg iotlb;
     struct iommu_pwc_cfg pwc;
 };
@@ -184,6 +187,12 @@ uint32_t iommu_inv_iotlb_domain(iommu_t *u, iommu_did_t did);
 uint32_t iommu_inv_iotlb_page(iommu_t *u, iommu_did_t did, uint64_t addr, unsigned am, bool ih);
 uint32_t iommu_inv_pasid_iotlb(iommu_t *u, iommu_did_t did, iommu_pasid_t pasid);
 uint32_t iommu_inv_pasid_cache(iommu_t *u, iommu_did_t did, iommu_pasid_t pasid);
+/* PASID-based page-selective: 2^am pages at addr of one PASID. */
+uint32_t iommu_inv_pasid_iotlb_page(iommu_t *u, iommu_did_t did, iommu_pasid_t pasid,
+                                    uint64_t addr, unsigned am, bool ih);
+/* Interrupt-entry cache: everything, or the 2^im entries from index (aligned down). */
+uint32_t iommu_inv_iec_global(iommu_t *u);
+uint32_t iommu_inv_iec_index(iommu_t *u, uint32_t index, unsigned im);
 
 /* Fault-recording registers. */
 uint32_t iommu_fault_status(const iommu_t *u); /* FSTS_REG */
@@ -198,6 +207,7 @@ iommu_iotlb_t *iommu_iotlb(iommu_t *u);
 iommu_pwc_t *iommu_pwc(iommu_t *u);
 iommu_cache_t *iommu_context_cache(iommu_t *u);
 iommu_cache_t *iommu_pasid_cache(iommu_t *u);
+iommu_cache_t *iommu_iec(iommu_t *u); /* key: hi = 0, lo = interrupt index */
 
 #ifdef __cplusplus
 }

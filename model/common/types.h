@@ -19,7 +19,6 @@ extern "C" {
 typedef uint16_t iommu_sid_t;   /* requester id: bus<<8 | dev<<3 | fn */
 typedef uint32_t iommu_pasid_t; /* 20-bit PASID, or IOMMU_PASID_NONE */
 typedef uint16_t iommu_did_t;   /* domain id */
-typedef uint64_t iommu_iova_t;  /* I/O virtual (or guest-physical) address */
 typedef uint64_t iommu_pa_t;    /* host physical address */
 
 #define IOMMU_PASID_NONE 0xFFFFFFFFu

@@ -159,6 +159,21 @@ const struct iommu_iotlb_entry *iommu_iotlb_lookup(iommu_iotlb_t *t, iommu_did_t
     return NULL;
 }
 
+const struct iommu_iotlb_entry *iommu_iotlb_probe(const iommu_iotlb_t *t, iommu_did_t did,
+                                                  iommu_pasid_t pasid, uint64_t iova)
+{
+    const uint64_t tag = (uint64_t)pasid << 32 | (uint64_t)did << 8;
+    for (int i = 0; i < NSIZES; i++) {
+        if (!t->count[i])
+            continue;
+        const struct iommu_cache_key k = {.hi = tag | size_shift[i], .lo = iova >> size_shift[i]};
+        const void *p = iommu_cache_probe(t->c[i], (uint32_t)k.lo, &k);
+        if (p)
+            return p;
+    }
+    return NULL;
+}
+
 void iommu_iotlb_insert(iommu_iotlb_t *t, iommu_did_t did, iommu_pasid_t pasid, uint64_t iova,
                         const struct iommu_iotlb_entry *e)
 {

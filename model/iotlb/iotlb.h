@@ -53,6 +53,9 @@ void iommu_iotlb_destroy(iommu_iotlb_t *t);
  * miss. pasid may be IOMMU_PASID_NONE. */
 const struct iommu_iotlb_entry *iommu_iotlb_lookup(iommu_iotlb_t *t, iommu_did_t did,
                                                    iommu_pasid_t pasid, uint64_t iova);
+/* The same without touching replacement state or counters (observers: protection metrics). */
+const struct iommu_iotlb_entry *iommu_iotlb_probe(const iommu_iotlb_t *t, iommu_did_t did,
+                                                  iommu_pasid_t pasid, uint64_t iova);
 void iommu_iotlb_insert(iommu_iotlb_t *t, iommu_did_t did, iommu_pasid_t pasid, uint64_t iova,
                         const struct iommu_iotlb_entry *e);
 

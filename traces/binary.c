@@ -1,11 +1,13 @@
 /*
- * binary.c — the binary form v1 record codec (layout in docs/trace-format.md §Binary).
+ * binary.c — the binary form record codec, versions 1 and 2 (layout in
+ * docs/trace-format.md §Binary; version 2 only adds records, so one codec reads both).
  *
- * A record is a type byte, a flags byte (the event's IOMMU_EVF_* bits; bits 5-7 zero), the
+ * A record is a type byte, a flags byte (the event's IOMMU_EVF_* bits; bit 7 zero), the
  * time as a zigzag varint delta from the previous timestamp when IOMMU_EVF_TIME is set,
  * then the type's fields: fixed little-endian u16 for source-ids, LEB128 varints for
- * numbers, a zigzag delta from the previous dma's iova for dma addresses, and one packed
- * attribute byte where small enums meet. The file ends with an end record carrying the
+ * numbers, a zigzag delta from the previous dma's iova for dma addresses and from the
+ * previous buffer handle for handles, and one packed attribute byte where small enums
+ * meet. The file ends with an end record carrying the
  * event count, so a file cut at a record boundary is still detected as truncated.
  *
  * Workload: replays decode 10^7-10^8 mostly-dma records. Those go through the inline fast
@@ -25,7 +27,7 @@ void iommu_bin_header(uint8_t out[IOMMU_TRACE_BIN_HDR])
     memcpy(out, IOMMU_TRACE_BIN_MAGIC, 8);
     out[8] = IOMMU_TRACE_VERSION & 0xFF; /* u16 LE version */
     out[9] = IOMMU_TRACE_VERSION >> 8;
-    memset(out + 10, 0, 6); /* u16 flags, u32 reserved: zero in v1 */
+    memset(out + 10, 0, 6); /* u16 flags, u32 reserved: zero */
 }
 
 /* ---- encoding ------------------------------------------------------------------------- */
@@ -107,10 +109,30 @@ size_t iommu_bin_encode(struct iommu_bin_state *st, const struct iommu_trace_eve
     case IOMMU_EV_DMA:
         p = put_u16(p, ev->sid);
         *p++ = (uint8_t)(ev->access | ev->ats << 4);
-        p = put_varint(p, zigzag(ev->iova - st->prev_iova));
-        st->prev_iova = ev->iova;
+        if (ev->flags & IOMMU_EVF_HANDLE) { /* handle, offset; prev_iova untouched */
+            p = put_varint(p, zigzag(ev->handle - st->prev_handle));
+            st->prev_handle = ev->handle;
+            p = put_varint(p, ev->iova);
+        } else {
+            p = put_varint(p, zigzag(ev->iova - st->prev_iova));
+            st->prev_iova = ev->iova;
+        }
         p = put_varint(p, ev->len);
         if (ev->flags & IOMMU_EVF_PASID) p = put_varint(p, ev->pasid);
+        break;
+    case IOMMU_EV_DMA_MAP:
+        p = put_u16(p, ev->sid);
+        p = put_varint(p, zigzag(ev->handle - st->prev_handle));
+        st->prev_handle = ev->handle;
+        p = put_varint(p, ev->pa);
+        p = put_varint(p, ev->len);
+        *p++ = ev->access;
+        p = put_varint(p, ev->cpu);
+        break;
+    case IOMMU_EV_DMA_UNMAP:
+        p = put_varint(p, zigzag(ev->handle - st->prev_handle));
+        st->prev_handle = ev->handle;
+        p = put_varint(p, ev->cpu);
         break;
     case IOMMU_EV_INV: {
         const struct iommu_inv_fields *f = iommu_trace_inv_fields(ev->inv_type);
@@ -291,7 +313,7 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
         return c.short_ ? 0 : dfail(reason, size, "%s: undefined flag bits 0x%02x", en,
                                    (unsigned)flags);
     ev->flags = flags;
-    uint64_t time = 0, v;
+    uint64_t time = 0, v, handle = st->prev_handle;
     if (flags & IOMMU_EVF_TIME)
         time = st->prev_time + unzigzag(get_varint(&c));
     ev->time_ns = time;
@@ -352,7 +374,13 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
             return dfail(reason, size, "dma: bad attribute byte 0x%02x", (unsigned)attr);
         ev->access = attr & 0xF;
         ev->ats = (attr >> 4) & 3;
-        ev->iova = st->prev_iova + unzigzag(get_varint(&c));
+        if (flags & IOMMU_EVF_HANDLE) {
+            handle = st->prev_handle + unzigzag(get_varint(&c));
+            ev->handle = handle;
+            ev->iova = get_varint(&c); /* the offset into the buffer */
+        } else {
+            ev->iova = st->prev_iova + unzigzag(get_varint(&c));
+        }
         ev->len = get_varint(&c);
         if (flags & IOMMU_EVF_PASID) {
             v = get_varint(&c);
@@ -417,6 +445,28 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
         ev->cpu = (uint32_t)v;
         ev->state = get_u8(&c);
         break;
+    case IOMMU_EV_DMA_MAP: {
+        ev->sid = get_u16(&c);
+        handle = st->prev_handle + unzigzag(get_varint(&c));
+        ev->handle = handle;
+        ev->pa = get_varint(&c);
+        ev->len = get_varint(&c);
+        uint8_t perm = get_u8(&c);
+        if (!c.short_ && (perm & ~(IOMMU_ACC_R | IOMMU_ACC_W)))
+            return dfail(reason, size, "dma_map: bad perm byte 0x%02x", (unsigned)perm);
+        ev->access = perm;
+        v = get_varint(&c);
+        if (!c.short_ && !c.bad && !fits(v, 0xFFFFFFFFull, en, "cpu", reason, size)) return -1;
+        ev->cpu = (uint32_t)v;
+        break;
+    }
+    case IOMMU_EV_DMA_UNMAP:
+        handle = st->prev_handle + unzigzag(get_varint(&c));
+        ev->handle = handle;
+        v = get_varint(&c);
+        if (!c.short_ && !c.bad && !fits(v, 0xFFFFFFFFull, en, "cpu", reason, size)) return -1;
+        ev->cpu = (uint32_t)v;
+        break;
     default:
         break;
     }
@@ -429,7 +479,8 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
     /* commit the delta state only for a whole, valid record */
     if (flags & IOMMU_EVF_TIME)
         st->prev_time = time;
-    if (type == IOMMU_EV_DMA)
+    if (type == IOMMU_EV_DMA && !(flags & IOMMU_EVF_HANDLE))
         st->prev_iova = ev->iova;
+    st->prev_handle = handle; /* unchanged unless the record has a handle */
     return (long)(c.p - p);
 }

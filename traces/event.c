@@ -1,7 +1,9 @@
 /*
  * event.c — trace event tables (event and invalidation-type names, which fields each inv
  * type takes) and the validity check shared by the text parser, the binary decoder and
- * both writers, so every form accepts exactly the same events.
+ * both writers, so every form accepts exactly the same events. The check is per event:
+ * whether a handle is live or a scatter-gather list complete needs state and is the
+ * replay's business (docs/trace-format.md, "Buffer events").
  *
  * The check runs once per event on the replay hot path: the valid case does a handful of
  * compares and no formatting; only a failing check formats its reason. The binary
@@ -19,6 +21,7 @@ static const char *const ev_names[IOMMU_EV_NTYPES] = {
     [IOMMU_EV_ATTACH] = "attach", [IOMMU_EV_DETACH] = "detach", [IOMMU_EV_MAP] = "map",
     [IOMMU_EV_UNMAP] = "unmap",   [IOMMU_EV_DMA] = "dma",       [IOMMU_EV_INV] = "inv",
     [IOMMU_EV_MSI] = "msi",       [IOMMU_EV_IRTE] = "irte",     [IOMMU_EV_SCHED] = "sched",
+    [IOMMU_EV_DMA_MAP] = "dma_map", [IOMMU_EV_DMA_UNMAP] = "dma_unmap",
 };
 
 static const char *const inv_names[IOMMU_INV_NTYPES] = {
@@ -84,7 +87,7 @@ void iommu_trace_event_init(struct iommu_trace_event *ev, unsigned type)
 {
     /* field by field: a memset of the struct compiles to `rep stos`, slow for 88 bytes on
      * the per-event path (the assert catches a field added later) */
-    _Static_assert(sizeof(struct iommu_trace_event) == 88, "clear every field below");
+    _Static_assert(sizeof(struct iommu_trace_event) == 96, "clear every field below");
     ev->type = (uint8_t)type;
     ev->flags = ev->access = ev->page_shift = ev->mode = ev->stage = 0;
     ev->ats = ev->inv_type = ev->am = ev->state = 0;
@@ -92,6 +95,7 @@ void iommu_trace_event_init(struct iommu_trace_event *ev, unsigned type)
     ev->pasid = IOMMU_PASID_NONE;
     ev->data = ev->index = ev->cpu = 0;
     ev->thread = ev->time_ns = ev->iova = ev->pa = ev->len = ev->lo = ev->hi = 0;
+    ev->handle = 0;
 }
 
 /* Flags each event type may carry (inv: refined by its field table). */
@@ -99,8 +103,9 @@ static unsigned flags_allowed(const struct iommu_trace_event *ev)
 {
     switch (ev->type) {
     case IOMMU_EV_ATTACH: return IOMMU_EVF_TIME | IOMMU_EVF_PASID | IOMMU_EVF_ALIAS;
-    case IOMMU_EV_DETACH:
-    case IOMMU_EV_DMA: return IOMMU_EVF_TIME | IOMMU_EVF_PASID;
+    case IOMMU_EV_DETACH: return IOMMU_EVF_TIME | IOMMU_EVF_PASID;
+    case IOMMU_EV_DMA: return IOMMU_EVF_TIME | IOMMU_EVF_PASID | IOMMU_EVF_HANDLE;
+    case IOMMU_EV_DMA_MAP: return IOMMU_EVF_TIME | IOMMU_EVF_MORE;
     case IOMMU_EV_INV: {
         const struct iommu_inv_fields *f = iommu_trace_inv_fields(ev->inv_type);
         unsigned any = f ? (unsigned)(f->need | f->opt) : 0, fl = IOMMU_EVF_TIME;
@@ -132,6 +137,8 @@ static const char *flag_name(unsigned bit)
     case IOMMU_EVF_ALIAS: return "alias";
     case IOMMU_EVF_IH: return "ih";
     case IOMMU_EVF_ADDR: return "addr";
+    case IOMMU_EVF_HANDLE: return "handle";
+    case IOMMU_EVF_MORE: return "more";
     default: return "?";
     }
 }
@@ -230,9 +237,22 @@ int iommu_trace_event_check(const struct iommu_trace_event *ev, char *reason, si
             return fail(reason, size, "dma: len %llu out of range (max 4294967295)",
                         (unsigned long long)ev->len);
         if (range_wraps(ev->iova, ev->len))
-            return fail(reason, size, "dma: iova + len wraps past 2^64");
+            return fail(reason, size, (ev->flags & IOMMU_EVF_HANDLE)
+                                          ? "dma: off + len wraps past 2^64"
+                                          : "dma: iova + len wraps past 2^64");
         return 0;
     }
+    case IOMMU_EV_DMA_MAP:
+        if (!ev->access || (ev->access & ~(IOMMU_ACC_R | IOMMU_ACC_W)))
+            return fail(reason, size, "dma_map: perm must be r, w or rw (bits 0x%x)",
+                        (unsigned)ev->access);
+        if (!ev->len)
+            return fail(reason, size, "dma_map: len must be > 0");
+        if (range_wraps(ev->pa, ev->len))
+            return fail(reason, size, "dma_map: pa + len wraps past 2^64");
+        return 0;
+    case IOMMU_EV_DMA_UNMAP:
+        return 0;
     case IOMMU_EV_INV: {
         const struct iommu_inv_fields *f = &inv_fields[ev->inv_type];
         const char *tn = inv_names[ev->inv_type];
@@ -309,6 +329,14 @@ void iommu_trace_event_canon(struct iommu_trace_event *dst, const struct iommu_t
     case IOMMU_EV_DMA:
         e.sid = src->sid, e.iova = src->iova, e.len = src->len, e.access = src->access;
         e.ats = src->ats;
+        if (src->flags & IOMMU_EVF_HANDLE) e.handle = src->handle;
+        break;
+    case IOMMU_EV_DMA_MAP:
+        e.sid = src->sid, e.handle = src->handle, e.pa = src->pa, e.len = src->len;
+        e.access = src->access, e.cpu = src->cpu;
+        break;
+    case IOMMU_EV_DMA_UNMAP:
+        e.handle = src->handle, e.cpu = src->cpu;
         break;
     case IOMMU_EV_INV: {
         const struct iommu_inv_fields *f = iommu_trace_inv_fields(src->inv_type);
@@ -346,5 +374,15 @@ bool iommu_trace_event_equal(const struct iommu_trace_event *a, const struct iom
            x.sid == y.sid && x.alias == y.alias && x.did == y.did && x.pasid == y.pasid &&
            x.data == y.data && x.index == y.index && x.cpu == y.cpu && x.thread == y.thread &&
            x.time_ns == y.time_ns && x.iova == y.iova && x.pa == y.pa && x.len == y.len &&
-           x.lo == y.lo && x.hi == y.hi;
+           x.lo == y.lo && x.hi == y.hi && x.handle == y.handle;
+}
+
+unsigned iommu_trace_event_version(const struct iommu_trace_event *ev)
+{
+    switch (ev->type) {
+    case IOMMU_EV_DMA_MAP:
+    case IOMMU_EV_DMA_UNMAP: return 2;
+    case IOMMU_EV_DMA: return (ev->flags & IOMMU_EVF_HANDLE) ? 2 : 1;
+    default: return 1;
+    }
 }

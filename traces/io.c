@@ -7,6 +7,10 @@
  * are parsed in place and records decoded in place. Every error names the file and the
  * line (text) or the byte offset of the record (binary), on one line.
  *
+ * Versions: readers take version 1 and 2 files (the header says which; a text file without
+ * a header is the current version) and reject a version-2 event in a version-1 file;
+ * writers write version 2.
+ *
  * iommu_trace_next is a small fast path (a binary reader with a whole record buffered
  * decodes a dma record inline, trace_impl.h) in front of next_other (dma records with a
  * timestamp or pasid, out of line) and next_slow (everything else, every error): the fast
@@ -25,7 +29,7 @@
 
 #define BUF_SIZE (1u << 20)         /* reader/writer buffer                     */
 #define LINE_MAX_LEN (64u << 10)    /* longest text line accepted               */
-#define TEXT_HEADER "# iommusim trace v1"
+#define TEXT_HEADER "# iommusim trace v2" /* "v" IOMMU_TRACE_VERSION */
 #define TEXT_HEADER_PREFIX "# iommusim trace"
 
 static void seterr(struct iommu_trace_error *err, const char *fmt, ...)
@@ -98,6 +102,7 @@ struct iommu_trace_reader {
     bool ended;          /* binary: end record seen                                    */
     char errmsg[sizeof(((struct iommu_trace_error *)0)->msg)];
     uint64_t line;       /* text: lines consumed so far                                */
+    unsigned version;    /* format version of the file (header; text without one: current) */
 };
 
 /* Sets fast_lim after anything that changes the buffer or the reader's state. */
@@ -224,18 +229,19 @@ static int check_bin_header(iommu_trace_reader_t *r)
         return -1;
     }
     unsigned version = h[8] | h[9] << 8, hflags = h[10] | h[11] << 8;
-    if (version != IOMMU_TRACE_VERSION) {
+    if (version < IOMMU_TRACE_VERSION_MIN || version > IOMMU_TRACE_VERSION) {
         snprintf(r->errmsg, sizeof r->errmsg,
-                 "%s: unsupported binary trace version %u (this build reads version %u)", r->path,
-                 version, IOMMU_TRACE_VERSION);
+                 "%s: unsupported binary trace version %u (this build reads versions %u and %u)",
+                 r->path, version, IOMMU_TRACE_VERSION_MIN, IOMMU_TRACE_VERSION);
         return -1;
     }
     if (hflags || h[12] || h[13] || h[14] || h[15]) {
         snprintf(r->errmsg, sizeof r->errmsg,
                  "%s: offset 10: unsupported header flags (reserved, must be zero in version %u)",
-                 r->path, IOMMU_TRACE_VERSION);
+                 r->path, version);
         return -1;
     }
+    r->version = version;
     r->start = IOMMU_TRACE_BIN_HDR;
     r->cur = (const uint8_t *)r->buf + r->start;
     return 0;
@@ -257,6 +263,7 @@ static iommu_trace_reader_t *reader_new(int form, const char *name, size_t cap,
         return NULL;
     }
     r->cur = r->fast_lim = (const uint8_t *)r->buf; /* fast path off until the header */
+    r->version = IOMMU_TRACE_VERSION; /* text without a header; a header overrides it */
     return r;
 }
 
@@ -336,15 +343,23 @@ iommu_trace_reader_t *iommu_trace_open_mem(const void *data, size_t size,
     return reader_start(r, err);
 }
 
-/* The first line: a header, if it is one, must name version 1. */
+/* The first line: a header, if it is one, must name a version this build reads
+ * ("# iommusim trace v1" or "... v2", then the end of the line or a blank); sets
+ * r->version. */
 static int check_text_header(iommu_trace_reader_t *r, const char *line, size_t n)
 {
-    size_t pn = sizeof(TEXT_HEADER_PREFIX) - 1, hn = sizeof(TEXT_HEADER) - 1;
+    size_t pn = sizeof(TEXT_HEADER_PREFIX) - 1;
     if (n < pn || memcmp(line, TEXT_HEADER_PREFIX, pn))
         return 0; /* no header: allowed */
-    if (n >= hn && !memcmp(line, TEXT_HEADER, hn) &&
-        (n == hn || line[hn] == ' ' || line[hn] == '\t' || line[hn] == '\r'))
-        return 0;
+    for (unsigned ver = IOMMU_TRACE_VERSION_MIN; ver <= IOMMU_TRACE_VERSION; ver++) {
+        char hdr[40];
+        size_t hn = (size_t)snprintf(hdr, sizeof hdr, TEXT_HEADER_PREFIX " v%u", ver);
+        if (n >= hn && !memcmp(line, hdr, hn) &&
+            (n == hn || line[hn] == ' ' || line[hn] == '\t' || line[hn] == '\r')) {
+            r->version = ver;
+            return 0;
+        }
+    }
     const char *v = line + pn;
     size_t vn = n - pn;
     while (vn && (*v == ' ' || *v == '\t'))
@@ -353,8 +368,22 @@ static int check_text_header(iommu_trace_reader_t *r, const char *line, size_t n
     while (w < vn && w < 20 && v[w] > ' ' && v[w] < 0x7F && v[w] != '\'')
         w++;
     snprintf(r->errmsg, sizeof r->errmsg,
-             "%s:1: unsupported trace version '%.*s' (this build reads v%d)", r->path, (int)w, v,
-             IOMMU_TRACE_VERSION);
+             "%s:1: unsupported trace version '%.*s' (this build reads v%d and v%d)", r->path,
+             (int)w, v, IOMMU_TRACE_VERSION_MIN, IOMMU_TRACE_VERSION);
+    return -1;
+}
+
+/* An event newer than the file's version (a dma_map in a version-1 file) is malformed:
+ * words the message after `where` ("FILE:LINE" or "FILE: offset N"); 0 if it fits. */
+static int check_event_version(iommu_trace_reader_t *r, const struct iommu_trace_event *ev,
+                               const char *where)
+{
+    unsigned need = iommu_trace_event_version(ev);
+    if (need <= r->version)
+        return 0;
+    snprintf(r->errmsg, sizeof r->errmsg, "%s: %s%s is new in trace version %u, but the header says %s%u",
+             where, iommu_ev_name(ev->type), ev->type == IOMMU_EV_DMA ? " by handle" : "", need,
+             r->form == IOMMU_TRACE_TEXT ? "v" : "version ", r->version);
     return -1;
 }
 
@@ -399,6 +428,12 @@ static int next_text(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
         char reason[400];
         int st = iommu_trace_parse_line(s, n, ev, reason, sizeof reason);
         if (st > 0) {
+            if (r->version < IOMMU_TRACE_VERSION) {
+                char where[300];
+                snprintf(where, sizeof where, "%s:%llu", r->path, (unsigned long long)r->line);
+                if (check_event_version(r, ev, where))
+                    return reader_fail(r, err);
+            }
             r->pos = r->line;
             r->count++;
             return 1;
@@ -457,6 +492,12 @@ static int next_bin(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
             r->ended = true;
             update_fast(r);
             continue;
+        }
+        if (r->version < IOMMU_TRACE_VERSION) {
+            char where[300];
+            snprintf(where, sizeof where, "%s: offset %llu", r->path, (unsigned long long)off);
+            if (check_event_version(r, ev, where))
+                return reader_fail(r, err);
         }
         r->pos = off;
         r->count++;
@@ -543,6 +584,11 @@ const char *iommu_trace_path(const iommu_trace_reader_t *r)
 uint64_t iommu_trace_count(const iommu_trace_reader_t *r)
 {
     return r->count;
+}
+
+unsigned iommu_trace_version(const iommu_trace_reader_t *r)
+{
+    return r->version;
 }
 
 void iommu_trace_close(iommu_trace_reader_t *r)

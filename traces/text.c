@@ -1,5 +1,5 @@
 /*
- * text.c — the text form v1: one event per line, `name key=value ...` (docs/trace-format.md).
+ * text.c — the text form (v1 and v2): one event per line, `name key=value ...` (docs/trace-format.md).
  * iommu_trace_parse_line turns a line into an event, iommu_trace_format_line writes the
  * canonical line of an event (parse(format(e)) == e and format(parse(l)) is stable).
  *
@@ -16,10 +16,11 @@
 
 /* ---- keys ----------------------------------------------------------------------------- */
 enum key {
-    K_SID, K_DID, K_MODE, K_PASID, K_ALIAS, K_IOVA, K_PA, K_LEN, K_PERM, K_PAGE, K_STAGE,
-    K_OP, K_X, K_PRIV, K_ATS, K_TYPE, K_ADDR, K_AM, K_INDEX, K_IH, K_DATA, K_LO, K_HI,
-    K_THREAD, K_CPU, K_STATE, K_T, K_NKEYS
+    K_SID, K_DID, K_MODE, K_PASID, K_ALIAS, K_HANDLE, K_IOVA, K_OFF, K_PA, K_LEN, K_PERM,
+    K_MORE, K_PAGE, K_STAGE, K_OP, K_X, K_PRIV, K_ATS, K_TYPE, K_ADDR, K_AM, K_INDEX, K_IH,
+    K_DATA, K_LO, K_HI, K_THREAD, K_CPU, K_STATE, K_T, K_NKEYS
 };
+_Static_assert(K_NKEYS <= 32, "key sets are uint32_t bit masks");
 #define B(k) (1u << (k))
 
 static const char *const key_names[K_NKEYS] = {
@@ -29,10 +30,11 @@ static const char *const key_names[K_NKEYS] = {
     [K_X] = "x",         [K_PRIV] = "priv",   [K_ATS] = "ats",     [K_TYPE] = "type",
     [K_ADDR] = "addr",   [K_AM] = "am",       [K_INDEX] = "index", [K_IH] = "ih",
     [K_DATA] = "data",   [K_LO] = "lo",       [K_HI] = "hi",       [K_THREAD] = "thread",
-    [K_CPU] = "cpu",     [K_STATE] = "state", [K_T] = "t",
+    [K_CPU] = "cpu",     [K_STATE] = "state", [K_T] = "t",       [K_HANDLE] = "handle",
+    [K_OFF] = "off",     [K_MORE] = "more",
 };
 /* Keys that are bare words (no "=value"). */
-#define K_BARE (B(K_X) | B(K_PRIV) | B(K_IH))
+#define K_BARE (B(K_X) | B(K_PRIV) | B(K_IH) | B(K_MORE))
 
 /* Allowed and required keys per event type; the order of enum key is the canonical order
  * of the fields in a line (and of "missing field" reports). */
@@ -42,24 +44,29 @@ static const uint32_t ev_allowed[IOMMU_EV_NTYPES] = {
     [IOMMU_EV_MAP] = B(K_DID) | B(K_IOVA) | B(K_PA) | B(K_LEN) | B(K_PERM) | B(K_PAGE) |
                      B(K_STAGE) | B(K_T),
     [IOMMU_EV_UNMAP] = B(K_DID) | B(K_IOVA) | B(K_LEN) | B(K_STAGE) | B(K_T),
-    [IOMMU_EV_DMA] = B(K_SID) | B(K_IOVA) | B(K_LEN) | B(K_OP) | B(K_X) | B(K_PRIV) |
-                     B(K_ATS) | B(K_PASID) | B(K_T),
+    [IOMMU_EV_DMA] = B(K_SID) | B(K_IOVA) | B(K_HANDLE) | B(K_OFF) | B(K_LEN) | B(K_OP) |
+                     B(K_X) | B(K_PRIV) | B(K_ATS) | B(K_PASID) | B(K_T),
     [IOMMU_EV_INV] = B(K_TYPE) | B(K_DID) | B(K_SID) | B(K_ADDR) | B(K_AM) | B(K_INDEX) |
                      B(K_IH) | B(K_PASID) | B(K_T),
     [IOMMU_EV_MSI] = B(K_SID) | B(K_ADDR) | B(K_DATA) | B(K_T),
     [IOMMU_EV_IRTE] = B(K_INDEX) | B(K_LO) | B(K_HI) | B(K_T),
     [IOMMU_EV_SCHED] = B(K_THREAD) | B(K_CPU) | B(K_STATE) | B(K_T),
+    [IOMMU_EV_DMA_MAP] = B(K_SID) | B(K_HANDLE) | B(K_PA) | B(K_LEN) | B(K_PERM) | B(K_MORE) |
+                         B(K_CPU) | B(K_T),
+    [IOMMU_EV_DMA_UNMAP] = B(K_HANDLE) | B(K_CPU) | B(K_T),
 };
 static const uint32_t ev_required[IOMMU_EV_NTYPES] = {
     [IOMMU_EV_ATTACH] = B(K_SID) | B(K_DID) | B(K_MODE),
     [IOMMU_EV_DETACH] = B(K_SID),
     [IOMMU_EV_MAP] = B(K_DID) | B(K_IOVA) | B(K_PA) | B(K_LEN) | B(K_PERM) | B(K_PAGE),
     [IOMMU_EV_UNMAP] = B(K_DID) | B(K_IOVA) | B(K_LEN),
-    [IOMMU_EV_DMA] = B(K_SID) | B(K_IOVA) | B(K_LEN) | B(K_OP),
+    [IOMMU_EV_DMA] = B(K_SID) | B(K_LEN) | B(K_OP), /* and one of iova, handle */
     [IOMMU_EV_INV] = B(K_TYPE),
     [IOMMU_EV_MSI] = B(K_SID) | B(K_ADDR) | B(K_DATA),
     [IOMMU_EV_IRTE] = B(K_INDEX) | B(K_LO) | B(K_HI),
     [IOMMU_EV_SCHED] = B(K_THREAD) | B(K_CPU) | B(K_STATE),
+    [IOMMU_EV_DMA_MAP] = B(K_SID) | B(K_HANDLE) | B(K_PA) | B(K_LEN) | B(K_PERM),
+    [IOMMU_EV_DMA_UNMAP] = B(K_HANDLE),
 };
 
 static const char *const mode_names[4] = {"sl", "fl", "nested", "pt"};
@@ -101,6 +108,8 @@ static unsigned lookup_event(const char *s, size_t n)
         if (EQ(s, n, "attach")) return IOMMU_EV_ATTACH;
         if (EQ(s, n, "detach")) return IOMMU_EV_DETACH;
         return 0;
+    case 7: return EQ(s, n, "dma_map") ? IOMMU_EV_DMA_MAP : 0;
+    case 9: return EQ(s, n, "dma_unmap") ? IOMMU_EV_DMA_UNMAP : 0;
     default: return 0;
     }
 }
@@ -126,6 +135,7 @@ static int lookup_key(const char *s, size_t n)
         if (EQ(s, n, "did")) return K_DID;
         if (EQ(s, n, "ats")) return K_ATS;
         if (EQ(s, n, "cpu")) return K_CPU;
+        if (EQ(s, n, "off")) return K_OFF;
         return -1;
     case 4:
         if (EQ(s, n, "iova")) return K_IOVA;
@@ -136,6 +146,7 @@ static int lookup_key(const char *s, size_t n)
         if (EQ(s, n, "type")) return K_TYPE;
         if (EQ(s, n, "addr")) return K_ADDR;
         if (EQ(s, n, "data")) return K_DATA;
+        if (EQ(s, n, "more")) return K_MORE;
         return -1;
     case 5:
         if (EQ(s, n, "pasid")) return K_PASID;
@@ -144,7 +155,10 @@ static int lookup_key(const char *s, size_t n)
         if (EQ(s, n, "index")) return K_INDEX;
         if (EQ(s, n, "state")) return K_STATE;
         return -1;
-    case 6: return EQ(s, n, "thread") ? K_THREAD : -1;
+    case 6:
+        if (EQ(s, n, "thread")) return K_THREAD;
+        if (EQ(s, n, "handle")) return K_HANDLE;
+        return -1;
     default: return -1;
     }
 }
@@ -344,6 +358,7 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
                 return failf(reason, reason_size, "%s: '%s' takes no value", en, key_names[k]);
             if (k == K_X) ev->access |= IOMMU_ACC_X;
             else if (k == K_PRIV) ev->access |= IOMMU_ACC_PRIV;
+            else if (k == K_MORE) ev->flags |= IOMMU_EVF_MORE;
             else ev->flags |= IOMMU_EVF_IH;
             continue;
         }
@@ -379,6 +394,15 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
             return failf(reason, reason_size, "%s: bad mode '%s' (expected sl, fl, nested or pt)",
                          en, quote(q, sizeof q, v, vn));
         case K_PERM: {
+            if (type == IOMMU_EV_DMA_MAP) { /* the DMA API's directions: no execute */
+                if (EQ(v, vn, "r")) ev->access = IOMMU_ACC_R;
+                else if (EQ(v, vn, "w")) ev->access = IOMMU_ACC_W;
+                else if (EQ(v, vn, "rw") || EQ(v, vn, "wr")) ev->access = IOMMU_ACC_R | IOMMU_ACC_W;
+                else
+                    return failf(reason, reason_size, "%s: bad perm '%s' (expected r, w or rw)",
+                                 en, quote(q, sizeof q, v, vn));
+                continue;
+            }
             unsigned perm = 0;
             for (size_t i = 0; i < vn; i++) {
                 unsigned bit = v[i] == 'r' ? IOMMU_ACC_R : v[i] == 'w' ? IOMMU_ACC_W
@@ -449,6 +473,7 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
             if (type == IOMMU_EV_DMA)
                 max = 0xFFFFFFFFull;
             break;
+        case K_OFF: st = parse_size(v, vn, &num); break;
         case K_DID: max = 0xFFFF; st = parse_u64(v, vn, &num); break;
         case K_PASID: max = IOMMU_PASID_MAX; st = parse_u64(v, vn, &num); break;
         case K_AM: max = 63; st = parse_u64(v, vn, &num); break;
@@ -473,6 +498,11 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
         case K_IOVA: ev->iova = num; break;
         case K_PA: ev->pa = num; break;
         case K_LEN: ev->len = num; break;
+        case K_OFF: ev->iova = num; break;
+        case K_HANDLE:
+            ev->handle = num;
+            if (type == IOMMU_EV_DMA) ev->flags |= IOMMU_EVF_HANDLE;
+            break;
         case K_ADDR:
             if (type == IOMMU_EV_MSI) ev->pa = num;
             else ev->iova = num, ev->flags |= IOMMU_EVF_ADDR;
@@ -491,9 +521,21 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
     }
 
     uint32_t missing = ev_required[type] & ~seen;
-    if (missing)
-        return failf(reason, reason_size, "%s: missing field '%s'", en,
-                     key_names[__builtin_ctz(missing)]);
+    if (type == IOMMU_EV_DMA && !(seen & (B(K_IOVA) | B(K_HANDLE))))
+        missing |= B(K_IOVA);
+    if (missing) {
+        int k = __builtin_ctz(missing);
+        if (type == IOMMU_EV_DMA && k == K_IOVA)
+            return failf(reason, reason_size, "dma: missing field 'iova' (or 'handle')");
+        return failf(reason, reason_size, "%s: missing field '%s'", en, key_names[k]);
+    }
+    if (type == IOMMU_EV_DMA) {
+        if ((seen & B(K_IOVA)) && (seen & B(K_HANDLE)))
+            return failf(reason, reason_size,
+                         "dma: iova and handle exclude each other (address by one or the other)");
+        if ((seen & B(K_OFF)) && !(seen & B(K_HANDLE)))
+            return failf(reason, reason_size, "dma: off needs handle (an offset into a buffer)");
+    }
     if (type == IOMMU_EV_INV) {
         const struct iommu_inv_fields *f = iommu_trace_inv_fields(ev->inv_type);
         const char *tn = iommu_inv_type_name(ev->inv_type);
@@ -618,7 +660,12 @@ int iommu_trace_format_line(const struct iommu_trace_event *ev, char *buf, size_
         break;
     case IOMMU_EV_DMA:
         p = put_sid(KEY(p, " sid="), ev->sid);
-        p = put_hex(KEY(p, " iova="), ev->iova);
+        if (ev->flags & IOMMU_EVF_HANDLE) {
+            p = put_dec(KEY(p, " handle="), ev->handle);
+            p = put_dec(KEY(p, " off="), ev->iova);
+        } else {
+            p = put_hex(KEY(p, " iova="), ev->iova);
+        }
         p = put_dec(KEY(p, " len="), ev->len);
         p = (ev->access & IOMMU_ACC_W) ? KEY(p, " op=w") : KEY(p, " op=r");
         if (ev->access & IOMMU_ACC_X) p = KEY(p, " x");
@@ -658,6 +705,21 @@ int iommu_trace_format_line(const struct iommu_trace_event *ev, char *buf, size_
         p = put_dec(KEY(p, " thread="), ev->thread);
         p = put_dec(KEY(p, " cpu="), ev->cpu);
         p = ev->state ? KEY(p, " state=run") : KEY(p, " state=stop");
+        break;
+    case IOMMU_EV_DMA_MAP:
+        p = put_sid(KEY(p, " sid="), ev->sid);
+        p = put_dec(KEY(p, " handle="), ev->handle);
+        p = put_hex(KEY(p, " pa="), ev->pa);
+        p = put_dec(KEY(p, " len="), ev->len);
+        p = KEY(p, " perm=");
+        if (ev->access & IOMMU_ACC_R) *p++ = 'r';
+        if (ev->access & IOMMU_ACC_W) *p++ = 'w';
+        if (ev->flags & IOMMU_EVF_MORE) p = KEY(p, " more");
+        if (ev->cpu) p = put_dec(KEY(p, " cpu="), ev->cpu);
+        break;
+    case IOMMU_EV_DMA_UNMAP:
+        p = put_dec(KEY(p, " handle="), ev->handle);
+        if (ev->cpu) p = put_dec(KEY(p, " cpu="), ev->cpu);
         break;
     default:
         return -1;

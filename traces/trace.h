@@ -1,6 +1,10 @@
 /*
- * trace.h — iommusim trace format v1: events, and streaming readers/writers for its text
+ * trace.h — iommusim trace format v2: events, and streaming readers/writers for its text
  * form (.trace, .trace.gz) and its binary form (.bin). See docs/trace-format.md.
+ *
+ * Version 2 adds the buffer-level events of a host DMA-API model (dma_map, dma_unmap, and
+ * dma addressed by buffer handle + offset). Readers accept version 1 files too (which never
+ * hold those); writers write version 2.
  *
  * Both forms carry exactly the same events and convert losslessly both ways. Readers and
  * writers stream: memory use is constant in the trace length. Every error carries the file
@@ -16,7 +20,8 @@
 extern "C" {
 #endif
 
-#define IOMMU_TRACE_VERSION 1
+#define IOMMU_TRACE_VERSION 2     /* what writers write                          */
+#define IOMMU_TRACE_VERSION_MIN 1 /* oldest version readers accept               */
 
 enum iommu_ev_type {
     IOMMU_EV_ATTACH = 1, /* device (sid[, pasid]) joins domain did in a translation mode  */
@@ -28,7 +33,10 @@ enum iommu_ev_type {
     IOMMU_EV_MSI = 7,    /* sid: MSI write addr/data (reserved: parsed, counted)          */
     IOMMU_EV_IRTE = 8,   /* interrupt-table entry update (reserved)                       */
     IOMMU_EV_SCHED = 9,  /* thread/vCPU moves between CPUs (reserved)                     */
-    IOMMU_EV_NTYPES = 10
+    IOMMU_EV_DMA_MAP = 10,   /* v2: driver maps a buffer (one segment) for device sid with
+                              * the DMA API: handle, pa, len, perm, [MORE: segments follow] */
+    IOMMU_EV_DMA_UNMAP = 11, /* v2: driver unmaps buffer `handle` (all its segments)        */
+    IOMMU_EV_NTYPES = 12
 };
 /* "attach", "detach", ... ; NULL for an unknown type */
 const char *iommu_ev_name(unsigned type);
@@ -59,8 +67,12 @@ enum iommu_ev_flags {
     IOMMU_EVF_ADDR = 1u << 4,  /* inv: iova (addr) and am are set: always for iotlb-page
                                 * and devtlb, optional for pasid-iotlb (page-selective
                                 * within the PASID), never for other types              */
+    IOMMU_EVF_HANDLE = 1u << 5, /* v2, dma: addressed by buffer: handle is set and iova
+                                 * holds the byte offset into the buffer's mapped range */
+    IOMMU_EVF_MORE = 1u << 6,   /* v2, dma_map: a scatter-gather segment; more segments
+                                 * of the same handle and sid follow                    */
 };
-#define IOMMU_EVF_ALL 0x1Fu /* every defined flag bit */
+#define IOMMU_EVF_ALL 0x7Fu /* every defined flag bit */
 
 /*
  * One event. Which fields an event uses (others are zero, except pasid, which is
@@ -71,17 +83,22 @@ enum iommu_ev_flags {
  *          domain's translation stage, 1 = first level, 2 = second level)
  *  unmap:  did, iova, len, stage
  *  dma:    sid, iova, len, access (exactly one of R/W, optional X (reads only) and PRIV),
- *          ats, [pasid]. sid is the device's own id (the IOMMU sees the attach alias if any)
+ *          ats, [pasid]. sid is the device's own id (the IOMMU sees the attach alias if any).
+ *          With IOMMU_EVF_HANDLE (v2): handle, and iova is the byte offset into the
+ *          buffer's mapped IOVA range (the replay adds the buffer's IOVA once mapped)
  *  inv:    inv_type, and by type: did, sid, iova (addr) + am, index + am, [pasid], [IH]
  *          (the table in docs/trace-format.md; IOMMU_EVF_ADDR marks addr/am)
  *  msi:    sid, pa (address, inside the interrupt range), data
  *  irte:   index, lo, hi
  *  sched:  thread, cpu, state (0 = stop, 1 = run)
+ *  dma_map:   sid, handle, pa, len (bytes, any alignment, >= 1), access (perm: R, W or
+ *             R|W; R = the device reads the buffer, DMA_TO_DEVICE), cpu, [MORE]
+ *  dma_unmap: handle, cpu
  */
 struct iommu_trace_event {
     uint8_t type;       /* enum iommu_ev_type */
     uint8_t flags;      /* enum iommu_ev_flags */
-    uint8_t access;     /* dma: access bits; map: permission bits */
+    uint8_t access;     /* dma: access bits; map, dma_map: permission bits */
     uint8_t page_shift; /* map */
     uint8_t mode;       /* attach: translation mode */
     uint8_t stage;      /* map/unmap */
@@ -95,13 +112,14 @@ struct iommu_trace_event {
     iommu_pasid_t pasid;
     uint32_t data;      /* msi: data */
     uint32_t index;     /* irte / inv iec-index: interrupt index */
-    uint32_t cpu;       /* sched */
+    uint32_t cpu;       /* sched; dma_map/dma_unmap: CPU running the driver */
     uint64_t thread;    /* sched */
     uint64_t time_ns;
     uint64_t iova;
     uint64_t pa;
     uint64_t len;
     uint64_t lo, hi;    /* irte: the two 64-bit halves */
+    uint64_t handle;    /* dma_map / dma_unmap / dma with IOMMU_EVF_HANDLE: buffer id   */
 };
 
 /* Zeroes *ev, sets its type and pasid = IOMMU_PASID_NONE: the start of every event. */
@@ -115,6 +133,10 @@ int iommu_trace_event_check(const struct iommu_trace_event *ev, char *reason, si
 void iommu_trace_event_canon(struct iommu_trace_event *dst, const struct iommu_trace_event *src);
 /* true if a and b are the same event (compares the canonical forms). */
 bool iommu_trace_event_equal(const struct iommu_trace_event *a, const struct iommu_trace_event *b);
+/* The oldest format version that has ev: 2 for dma_map, dma_unmap and a dma with
+ * IOMMU_EVF_HANDLE, 1 for everything else. A version-1 file holding a version-2 event is
+ * malformed (readers reject it). */
+unsigned iommu_trace_event_version(const struct iommu_trace_event *ev);
 
 /* Where an error was found; msg is one line: "FILE:LINE: reason" or "FILE: offset N: reason". */
 struct iommu_trace_error {
@@ -147,6 +169,9 @@ iommu_trace_reader_t *iommu_trace_open_mem(const void *data, size_t size,
                                            struct iommu_trace_error *err);
 /* Events returned so far. */
 uint64_t iommu_trace_count(const iommu_trace_reader_t *r);
+/* Format version of the trace being read: the binary header's, the text header's, or
+ * IOMMU_TRACE_VERSION for a text trace without a header. */
+unsigned iommu_trace_version(const iommu_trace_reader_t *r);
 
 /* Creates for writing (form by extension; ".trace.gz" is gzip-compressed; "-" writes text to
  * standard output). */

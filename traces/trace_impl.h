@@ -39,7 +39,7 @@ const char *iommu_trace_page_name(unsigned shift);
 #define IOMMU_TRACE_IEC_AM_MAX 16u
 #define IOMMU_TRACE_INDEX_MAX 0xFFFFu
 
-/* ---- binary form v1 (layout in docs/trace-format.md) --------------------------------- */
+/* ---- binary form, versions 1 and 2 (layout in docs/trace-format.md) ------------------ */
 #define IOMMU_TRACE_BIN_MAGIC "\x89IOTR\r\n\x1a" /* 8 bytes */
 #define IOMMU_TRACE_BIN_HDR 16u                   /* magic, u16 version, u16 flags, u32 0 */
 #define IOMMU_TRACE_BIN_MAXREC 64u                /* no record is longer (encoded or decoded) */
@@ -47,8 +47,10 @@ const char *iommu_trace_page_name(unsigned shift);
 
 /* Delta-coding state, the same on both sides; starts zeroed. */
 struct iommu_bin_state {
-    uint64_t prev_time; /* time_ns of the last event that had one         */
-    uint64_t prev_iova; /* iova of the last dma event                     */
+    uint64_t prev_time;   /* time_ns of the last event that had one                     */
+    uint64_t prev_iova;   /* iova of the last dma event addressed by iova               */
+    uint64_t prev_handle; /* handle of the last event that had one (v2: dma_map,
+                           * dma_unmap, dma addressed by handle)                        */
 };
 /* Writes the 16-byte file header. */
 void iommu_bin_header(uint8_t out[IOMMU_TRACE_BIN_HDR]);
@@ -125,9 +127,12 @@ static inline uint64_t iommu_bin_unzigzag(uint64_t z)
  * The iova delta and the len are decoded together from one 8-byte load: the two lowest
  * stop bits (the clear high bits of the last byte of each varint) give both lengths, and
  * one pack of the 7-bit groups gives both values. No branch depends on the data, so
- * records of varying length cost the same. The event is stored as the eleven 64-bit words
- * of the struct: field by field would be 24 narrow stores, and a memset first compiles to
+ * records of varying length cost the same. The event is stored as the twelve 64-bit words
+ * of the struct: field by field would be 25 narrow stores, and a memset first compiles to
  * `rep stos`, which costs more than the whole decode.
+ *
+ * Only dma records addressed by iova come here: IOMMU_EVF_HANDLE (v2) is never in
+ * `allowed`, so a dma addressed by buffer handle takes the general decoder.
  */
 static inline __attribute__((always_inline)) size_t
 iommu_bin_decode_dma_fast(struct iommu_bin_state *st, const uint8_t *p,
@@ -171,7 +176,7 @@ iommu_bin_decode_dma_fast(struct iommu_bin_state *st, const uint8_t *p,
         st->prev_time = time;
     st->prev_iova = iova;
 
-    _Static_assert(sizeof(struct iommu_trace_event) == 88, "eleven words");
+    _Static_assert(sizeof(struct iommu_trace_event) == 96, "twelve words");
     _Static_assert(offsetof(struct iommu_trace_event, flags) == 1 &&
                    offsetof(struct iommu_trace_event, access) == 2 &&
                    offsetof(struct iommu_trace_event, ats) == 6 &&
@@ -179,9 +184,10 @@ iommu_bin_decode_dma_fast(struct iommu_bin_state *st, const uint8_t *p,
                    offsetof(struct iommu_trace_event, pasid) == 16 &&
                    offsetof(struct iommu_trace_event, time_ns) == 40 &&
                    offsetof(struct iommu_trace_event, iova) == 48 &&
-                   offsetof(struct iommu_trace_event, len) == 64,
+                   offsetof(struct iommu_trace_event, len) == 64 &&
+                   offsetof(struct iommu_trace_event, handle) == 88,
                    "the words below follow this layout");
-    const uint64_t w[11] = {
+    const uint64_t w[12] = {
         IOMMU_EV_DMA | flags << 8 | aw, /* type, flags, access, 0 x3, ats, 0 */
         (uint64_t)sid << 16,            /* am, state, sid, alias, did          */
         pasid,                          /* pasid, data                         */
@@ -193,6 +199,7 @@ iommu_bin_decode_dma_fast(struct iommu_bin_state *st, const uint8_t *p,
         len,
         0, /* lo */
         0, /* hi */
+        0, /* handle */
     };
     memcpy(ev, w, sizeof w);
     return (size_t)(q - p);

@@ -23,7 +23,7 @@ std::string tmp_path(const std::string &name) { return test_util::tmp_path("fast
 
 using test_util::spit;
 
-const std::string kHeader("\x89IOTR\r\n\x1a\x01\x00\x00\x00\x00\x00\x00\x00", 16);
+const std::string kHeader("\x89IOTR\r\n\x1a\x02\x00\x00\x00\x00\x00\x00\x00", 16);
 
 // A canonical LEB128 varint.
 std::string varint(uint64_t v)
@@ -114,16 +114,19 @@ unsigned random_len(iommu_gen_rng &g)
 std::string random_dma(iommu_gen_rng &g)
 {
     auto below = [&](uint64_t n) { return iommu_gen_rng_below(&g, n); };
-    unsigned flags = unsigned(below(8) ? below(4) : below(256));
+    unsigned flags = unsigned(below(8) ? below(4) | (below(8) ? 0 : IOMMU_EVF_HANDLE) : below(256));
     std::string r;
     r += '\x05';
     r += char(flags);
-    if ((flags & IOMMU_EVF_TIME) && !(flags & ~0x1Fu))
+    bool known = !(flags & ~IOMMU_EVF_ALL); // the decoders read fields only then
+    if ((flags & IOMMU_EVF_TIME) && known)
         r += random_varint(g, random_len(g));
     r += char(below(256));
     r += char(below(256));
     static const unsigned char good_attr[] = {0x01, 0x02, 0x05, 0x09, 0x0a, 0x0d, 0x11, 0x22, 0x2d};
     r += char(below(2) ? good_attr[below(sizeof good_attr)] : below(256));
+    if ((flags & IOMMU_EVF_HANDLE) && known) // v2: a dma by handle (the general decoder's)
+        r += random_varint(g, random_len(g));
     r += random_varint(g, random_len(g)); // iova delta
     static const uint64_t edge_len[] = {0, 1, 0xFFFFFFFFull, 0x100000000ull, 0x100000001ull};
     if (below(2)) { // a len that is usually valid, or at the edges of the range

@@ -1,7 +1,8 @@
 // trace_io_test.cpp — readers and writers of both forms: lossless text <-> binary
-// conversion of random events (property test), gzip, stdin-free memory reading, and the
-// exact one-line messages for malformed files (line numbers, byte offsets, truncation at
-// every cut point, foreign files, wrong versions, wrong extensions).
+// conversion of random events of every type (property test), gzip, stdin-free memory
+// reading, the exact bytes of records, and the exact one-line messages for malformed files
+// (line numbers, byte offsets, truncation at every cut point, foreign files, wrong versions,
+// version-2 events in version-1 files, wrong extensions).
 #include "traces/gen.h"
 #include "traces/trace.h"
 
@@ -127,6 +128,12 @@ iommu_trace_event random_event(iommu_gen_rng &g)
         ev.sid = iommu_sid_t(r());
         ev.len = below(4) ? 1 + below(4096) : 1 + below(0xFFFFFFFFull);
         ev.iova = below(2) ? below(1ull << 48) : std::min(r(), UINT64_MAX - (ev.len - 1));
+        if (below(3) == 0) { // by handle: iova is the offset
+            ev.flags |= IOMMU_EVF_HANDLE;
+            ev.handle = below(2) ? below(1000) : r();
+            if (below(2))
+                ev.iova = below(2) ? 0 : below(65536);
+        }
         ev.access = below(2) ? IOMMU_ACC_R : IOMMU_ACC_W;
         if (ev.access == IOMMU_ACC_R && below(2)) ev.access |= IOMMU_ACC_X;
         if (below(2)) ev.access |= IOMMU_ACC_PRIV;
@@ -189,6 +196,21 @@ iommu_trace_event random_event(iommu_gen_rng &g)
         ev.thread = r();
         ev.cpu = uint32_t(r());
         ev.state = uint8_t(below(2));
+        break;
+    case IOMMU_EV_DMA_MAP: {
+        static const uint8_t perms[] = {IOMMU_ACC_R, IOMMU_ACC_W, IOMMU_ACC_R | IOMMU_ACC_W};
+        ev.sid = iommu_sid_t(r());
+        ev.handle = below(2) ? below(1000) : r();
+        ev.len = below(4) ? 1 + below(9000) : 1 + below(UINT64_MAX - 1);
+        ev.pa = below(2) ? below(1ull << 40) : std::min(r(), UINT64_MAX - (ev.len - 1));
+        ev.access = perms[below(3)];
+        if (below(2)) ev.flags |= IOMMU_EVF_MORE;
+        if (below(2)) ev.cpu = uint32_t(below(2) ? below(64) : r());
+        break;
+    }
+    case IOMMU_EV_DMA_UNMAP:
+        ev.handle = below(2) ? below(1000) : r();
+        if (below(2)) ev.cpu = uint32_t(below(2) ? below(64) : r());
         break;
     }
     if (below(2)) {
@@ -298,7 +320,7 @@ TEST(TraceIo, TextFileLayout)
     ev.cpu = 2;
     ev.state = 1;
     write_all(p, {ev, ev});
-    EXPECT_EQ(slurp(p), "# iommusim trace v1\nsched thread=7 cpu=2 state=run\n"
+    EXPECT_EQ(slurp(p), "# iommusim trace v2\nsched thread=7 cpu=2 state=run\n"
                         "sched thread=7 cpu=2 state=run\n");
     std::remove(p.c_str());
 }
@@ -308,14 +330,152 @@ TEST(TraceIo, TextHeaderOptionalButChecked)
     EXPECT_EQ(mem_error("dma sid=00:02.0 iova=0 len=1 op=r\n", IOMMU_TRACE_TEXT), "");
     EXPECT_EQ(mem_error("# iommusim trace v1\ndma sid=00:02.0 iova=0 len=1 op=r", IOMMU_TRACE_TEXT), "");
     EXPECT_EQ(mem_error("# iommusim trace v1 written by hand\r\n", IOMMU_TRACE_TEXT), "");
-    EXPECT_EQ(mem_error("# iommusim trace v2\n", IOMMU_TRACE_TEXT),
-              "mem:1: unsupported trace version 'v2' (this build reads v1)");
+    EXPECT_EQ(mem_error("# iommusim trace v2\ndma_unmap handle=1", IOMMU_TRACE_TEXT), "");
+    EXPECT_EQ(mem_error("# iommusim trace v2\tby hand\n", IOMMU_TRACE_TEXT), "");
+    EXPECT_EQ(mem_error("# iommusim trace v3\n", IOMMU_TRACE_TEXT),
+              "mem:1: unsupported trace version 'v3' (this build reads v1 and v2)");
+    EXPECT_EQ(mem_error("# iommusim trace v0\n", IOMMU_TRACE_TEXT),
+              "mem:1: unsupported trace version 'v0' (this build reads v1 and v2)");
     EXPECT_EQ(mem_error("# iommusim trace\n", IOMMU_TRACE_TEXT),
-              "mem:1: unsupported trace version '' (this build reads v1)");
+              "mem:1: unsupported trace version '' (this build reads v1 and v2)");
     EXPECT_EQ(mem_error("# iommusim trace v10\n", IOMMU_TRACE_TEXT),
-              "mem:1: unsupported trace version 'v10' (this build reads v1)");
+              "mem:1: unsupported trace version 'v10' (this build reads v1 and v2)");
+    EXPECT_EQ(mem_error("# iommusim trace v21\n", IOMMU_TRACE_TEXT),
+              "mem:1: unsupported trace version 'v21' (this build reads v1 and v2)");
+    EXPECT_EQ(mem_error("# iommusim trace v2x\n", IOMMU_TRACE_TEXT),
+              "mem:1: unsupported trace version 'v2x' (this build reads v1 and v2)");
     // the header is only special on line 1
-    EXPECT_EQ(mem_error("\n# iommusim trace v2\n", IOMMU_TRACE_TEXT), "");
+    EXPECT_EQ(mem_error("\n# iommusim trace v3\n", IOMMU_TRACE_TEXT), "");
+}
+
+// Version-1 files are still read, and hold only version-1 events: a buffer event in a file
+// whose header says v1 is an error at its line or offset. Without a header, text is v2.
+TEST(TraceIo, Version1FilesReadButHoldNoVersion2Events)
+{
+    const std::string v1 = "# iommusim trace v1\n"
+                           "attach sid=00:02.0 did=1 mode=sl\n"
+                           "map did=1 iova=0x1000 pa=0x1000 len=4K perm=rw page=4K\n"
+                           "dma sid=00:02.0 iova=0x1000 len=64 op=r\n";
+    iommu_trace_error err{};
+    iommu_trace_reader_t *r =
+        iommu_trace_open_mem(v1.data(), v1.size(), IOMMU_TRACE_TEXT, "mem", &err);
+    ASSERT_NE(r, nullptr) << err.msg;
+    iommu_trace_event ev;
+    int n = 0, st;
+    while ((st = iommu_trace_next(r, &ev, &err)) > 0)
+        n++;
+    EXPECT_EQ(st, 0) << err.msg;
+    EXPECT_EQ(n, 3);
+    EXPECT_EQ(iommu_trace_version(r), 1u);
+    iommu_trace_close(r);
+    const std::string body = "dma sid=00:02.0 iova=0x1000 len=64 op=r\n";
+    r = iommu_trace_open_mem(body.data(), body.size(), IOMMU_TRACE_TEXT, "mem", &err);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(iommu_trace_version(r), 2u); // no header: the current version
+    iommu_trace_close(r);
+
+    EXPECT_EQ(mem_error(v1 + "dma_map sid=00:02.0 handle=1 pa=0x10 len=1 perm=r\n", IOMMU_TRACE_TEXT),
+              "mem:5: dma_map is new in trace version 2, but the header says v1");
+    EXPECT_EQ(mem_error(v1 + "\ndma_unmap handle=1\n", IOMMU_TRACE_TEXT),
+              "mem:6: dma_unmap is new in trace version 2, but the header says v1");
+    EXPECT_EQ(mem_error(v1 + "dma sid=00:02.0 handle=1 len=64 op=r\n", IOMMU_TRACE_TEXT),
+              "mem:5: dma by handle is new in trace version 2, but the header says v1");
+    EXPECT_EQ(mem_error("# iommusim trace v2\n" + v1.substr(20) +
+                            "dma sid=00:02.0 handle=1 len=64 op=r\n",
+                        IOMMU_TRACE_TEXT),
+              "");
+
+    // binary: a version-1 header (written by hand: writers write version 2)
+    std::string b = tmp_path("v1.bin");
+    iommu_trace_event dma;
+    iommu_trace_event_init(&dma, IOMMU_EV_DMA);
+    dma.sid = 0x10;
+    dma.iova = 0x1000;
+    dma.len = 64;
+    dma.access = IOMMU_ACC_R;
+    iommu_trace_event unmap;
+    iommu_trace_event_init(&unmap, IOMMU_EV_DMA_UNMAP);
+    unmap.handle = 3;
+    write_all(b, {dma, dma});
+    std::string data = slurp(b);
+    ASSERT_EQ(data[8], '\x02');
+    data[8] = 1;
+    spit(b, data);
+    std::string e;
+    auto back = read_all(b, &e);
+    EXPECT_EQ(e, "");
+    ASSERT_EQ(back.size(), 2u);
+    EXPECT_TRUE(iommu_trace_event_equal(&back[1], &dma));
+    write_all(b, {dma, unmap});
+    data = slurp(b);
+    data[8] = 1;
+    spit(b, data);
+    EXPECT_EQ(read_error(b),
+              b + ": offset 24: dma_unmap is new in trace version 2, but the header says version 1");
+    std::remove(b.c_str());
+}
+
+// The exact records of the version-2 events (docs/trace-format.md, "Binary form").
+TEST(TraceIo, BinaryBufferRecords)
+{
+    std::string b = tmp_path("buf.bin");
+    iommu_trace_event m1, m2, d, u;
+    iommu_trace_event_init(&m1, IOMMU_EV_DMA_MAP);
+    m1.sid = IOMMU_SID(0, 3, 0);
+    m1.handle = 5;
+    m1.pa = 0x12345040;
+    m1.len = 1500;
+    m1.access = IOMMU_ACC_W;
+    m1.flags = IOMMU_EVF_MORE;
+    m2 = m1;
+    m2.flags = IOMMU_EVF_TIME;
+    m2.time_ns = 10;
+    m2.pa = 0x40;
+    m2.len = 1;
+    m2.access = IOMMU_ACC_R | IOMMU_ACC_W;
+    m2.cpu = 3;
+    iommu_trace_event_init(&d, IOMMU_EV_DMA);
+    d.flags = IOMMU_EVF_HANDLE | IOMMU_EVF_PASID;
+    d.sid = IOMMU_SID(0, 3, 0);
+    d.handle = 5;
+    d.iova = 200; // the offset
+    d.len = 64;
+    d.access = IOMMU_ACC_W;
+    d.pasid = 7;
+    iommu_trace_event_init(&u, IOMMU_EV_DMA_UNMAP);
+    u.handle = 4;
+    u.cpu = 200;
+    write_all(b, {m1, m2, d, u});
+    std::string data = slurp(b);
+    const unsigned char want[] = {
+        0x89, 'I', 'O', 'T', 'R', '\r', '\n', 0x1a, 2, 0, 0, 0, 0, 0, 0, 0, // version 2
+        // dma_map, MORE: sid 00:03.0, zz(5 - 0) = 10, pa 0x12345040, len 1500, perm w, cpu 0
+        10, 0x40, 0x18, 0x00, 0x0a, 0xc0, 0xa0, 0xd1, 0x91, 0x01, 0xdc, 0x0b, 0x02, 0x00,
+        // dma_map, TIME: zz(10), sid, zz(5 - 5) = 0, pa 0x40, len 1, perm rw, cpu 3
+        10, 0x01, 0x14, 0x18, 0x00, 0x00, 0x40, 0x01, 0x03, 0x03,
+        // dma, HANDLE | PASID: sid, attr w, zz(5 - 5), off 200, len 64, pasid 7
+        5, 0x22, 0x18, 0x00, 0x02, 0x00, 0xc8, 0x01, 0x40, 0x07,
+        // dma_unmap: zz(4 - 5) = 1, cpu 200
+        11, 0x00, 0x01, 0xc8, 0x01,
+        0, 4, // end: 4 events
+    };
+    EXPECT_EQ(data, std::string(reinterpret_cast<const char *>(want), sizeof want));
+    std::string e;
+    auto back = read_all(b, &e);
+    EXPECT_EQ(e, "");
+    expect_same({m1, m2, d, u}, back);
+    // a dma by handle leaves the iova delta alone: the next dma by iova codes from 0
+    iommu_trace_event plain;
+    iommu_trace_event_init(&plain, IOMMU_EV_DMA);
+    plain.iova = 0x40;
+    plain.len = 1;
+    plain.access = IOMMU_ACC_R;
+    write_all(b, {plain, d, plain});
+    data = slurp(b);
+    // plain: 05 00 00 00 01 80 01 01; d: ...; plain again: iova delta 0
+    EXPECT_EQ(data.substr(16, 8), std::string("\x05\x00\x00\x00\x01\x80\x01\x01", 8));
+    EXPECT_EQ(data.substr(data.size() - 2 - 7, 7), std::string("\x05\x00\x00\x00\x01\x00\x01", 7));
+    std::remove(b.c_str());
 }
 
 TEST(TraceIo, TextErrorsNameFileAndLine)
@@ -424,7 +584,7 @@ TEST(TraceIo, BinaryHeaderAndEndRecord)
     std::string b = tmp_path("hdr.bin");
     write_all(b, {});
     std::string data = slurp(b);
-    const char expect[] = "\x89IOTR\r\n\x1a\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+    const char expect[] = "\x89IOTR\r\n\x1a\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00";
     EXPECT_EQ(data, std::string(expect, 18)); // header, end record with count 0
     std::string e;
     EXPECT_TRUE(read_all(b, &e).empty());
@@ -460,12 +620,23 @@ TEST(TraceIo, BinaryForeignFileAndWrongVersion)
 
     write_all(b, random_events(3, 10));
     std::string good = slurp(b);
-    std::string v2 = good;
-    v2[8] = 2;
-    spit(b, v2);
-    EXPECT_EQ(read_error(b), b + ": unsupported binary trace version 2 (this build reads version 1)");
+    std::string v = good;
+    for (unsigned char ver : {0, 3, 255}) {
+        v[8] = char(ver);
+        spit(b, v);
+        EXPECT_EQ(read_error(b), b + ": unsupported binary trace version " + std::to_string(ver) +
+                                     " (this build reads versions 1 and 2)");
+    }
+    v[8] = 2;
+    v[9] = 1; // version 258
+    spit(b, v);
+    EXPECT_EQ(read_error(b), b + ": unsupported binary trace version 258 (this build reads versions 1 and 2)");
     std::string flags = good;
     flags[10] = 1;
+    spit(b, flags);
+    EXPECT_EQ(read_error(b),
+              b + ": offset 10: unsupported header flags (reserved, must be zero in version 2)");
+    flags[8] = 1;
     spit(b, flags);
     EXPECT_EQ(read_error(b),
               b + ": offset 10: unsupported header flags (reserved, must be zero in version 1)");
@@ -546,8 +717,9 @@ TEST(TraceIo, BinaryCorruptRecords)
     // 40 (delta 0); end record at 31
     EXPECT_EQ(good.size(), 16u + 8 + 7 + 2);
     EXPECT_EQ(with(24, "\x2a"), "mem: offset 24: unknown event type 0x2a");
-    EXPECT_EQ(with(25, "\x20"), "mem: offset 24: dma: undefined flag bits 0x20");
+    EXPECT_EQ(with(25, "\x80"), "mem: offset 24: dma: undefined flag bits 0x80");
     EXPECT_EQ(with(25, "\x04"), "mem: offset 24: dma: takes no alias");
+    EXPECT_EQ(with(25, "\x40"), "mem: offset 24: dma: takes no more");
     EXPECT_EQ(with(28, "\x03"), "mem: offset 24: dma: access must be exactly one of read or write");
     EXPECT_EQ(with(28, "\x41"), "mem: offset 24: dma: bad attribute byte 0x41");
     EXPECT_EQ(with(28, "\x31"), "mem: offset 24: dma: ats 3 out of range");
@@ -575,7 +747,7 @@ TEST(TraceIo, BinaryFieldRangesOnDecode)
 {
     // hand-made records whose varints do not fit their fields
     auto rec = [](std::initializer_list<unsigned char> bytes) {
-        std::string d("\x89IOTR\r\n\x1a\x01\0\0\0\0\0\0\0", 16);
+        std::string d("\x89IOTR\r\n\x1a\x02\0\0\0\0\0\0\0", 16);
         for (unsigned char c : bytes)
             d.push_back(char(c));
         d += std::string("\x00\x01", 2);
@@ -595,6 +767,32 @@ TEST(TraceIo, BinaryFieldRangesOnDecode)
     EXPECT_EQ(rec({7, 0, 0, 1, 0, 0}), "mem: offset 16: msi: addr 0x0 outside the interrupt range 0xfee00000-0xfeefffff");
     // sched state 2
     EXPECT_EQ(rec({9, 0, 1, 1, 2}), "mem: offset 16: sched: state 2 out of range (0 stop, 1 run)");
+    // dma_map: sid, handle, pa, len, perm, cpu
+    EXPECT_EQ(rec({10, 0, 0, 1, 2, 0x40, 1, 1, 0}), "");
+    EXPECT_EQ(rec({10, 0, 0, 1, 2, 0x40, 1, 4, 0}), "mem: offset 16: dma_map: bad perm byte 0x04");
+    EXPECT_EQ(rec({10, 0, 0, 1, 2, 0x40, 1, 0x81, 0}), "mem: offset 16: dma_map: bad perm byte 0x81");
+    EXPECT_EQ(rec({10, 0, 0, 1, 2, 0x40, 1, 0, 0}), "mem: offset 16: dma_map: perm must be r, w or rw (bits 0x0)");
+    EXPECT_EQ(rec({10, 0, 0, 1, 2, 0x40, 0, 1, 0}), "mem: offset 16: dma_map: len must be > 0");
+    EXPECT_EQ(rec({10, 0, 0, 1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 2, 1, 0}),
+              "mem: offset 16: dma_map: pa + len wraps past 2^64");
+    EXPECT_EQ(rec({10, 0, 0, 1, 2, 0x40, 1, 1, 0x80, 0x80, 0x80, 0x80, 0x10}),
+              "mem: offset 16: dma_map: cpu 4294967296 out of range (max 4294967295)");
+    EXPECT_EQ(rec({10, 0x02, 0, 1, 2, 0x40, 1, 1, 0}), "mem: offset 16: dma_map: takes no pasid");
+    EXPECT_EQ(rec({10, 0x20, 0, 1, 2, 0x40, 1, 1, 0}), "mem: offset 16: dma_map: takes no handle");
+    // dma_unmap: handle, cpu
+    EXPECT_EQ(rec({11, 0, 2, 0}), "");
+    EXPECT_EQ(rec({11, 0x40, 2, 0}), "mem: offset 16: dma_unmap: takes no more");
+    EXPECT_EQ(rec({11, 0, 2, 0x80, 0x80, 0x80, 0x80, 0x10}),
+              "mem: offset 16: dma_unmap: cpu 4294967296 out of range (max 4294967295)");
+    EXPECT_EQ(rec({11, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0}),
+              "mem: offset 16: dma_unmap: bad varint (longer than 64 bits)");
+    // dma by handle: sid, attr, handle, off, len
+    EXPECT_EQ(rec({5, 0x20, 0, 1, 1, 2, 0, 64}), "");
+    EXPECT_EQ(rec({5, 0x20, 0, 1, 1, 2, 0, 0}), "mem: offset 16: dma: len must be > 0");
+    EXPECT_EQ(rec({5, 0x20, 0, 1, 1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 2}),
+              "mem: offset 16: dma: off + len wraps past 2^64");
+    // type 12 is no event (yet)
+    EXPECT_EQ(rec({12, 0}), "mem: offset 16: unknown event type 0x0c");
 }
 
 TEST(TraceIo, WrongExtensionAndMissingFiles)

@@ -1,5 +1,6 @@
 // trace_text_test.cpp — the text form: every event type and field parses, formats to its
-// canonical line, and round-trips; every malformed-line class gives its exact reason.
+// canonical line, and round-trips (the version-2 buffer events too: dma_map, dma_unmap, dma
+// by handle); every malformed-line class gives its exact reason.
 #include "traces/trace.h"
 
 #include <gtest/gtest.h>
@@ -147,6 +148,106 @@ TEST(TraceText, DmaAllFields)
                  "dma sid=01:00.0 iova=0xffffffffffffffc0 len=64 op=r");
 }
 
+TEST(TraceText, DmaMapAllFields)
+{
+    Parsed p = parse("dma_map sid=00:02.0 handle=7 pa=0x12345040 len=1500 perm=w");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.type, IOMMU_EV_DMA_MAP);
+    EXPECT_EQ(p.ev.sid, IOMMU_SID(0, 2, 0));
+    EXPECT_EQ(p.ev.handle, 7u);
+    EXPECT_EQ(p.ev.pa, 0x12345040u);
+    EXPECT_EQ(p.ev.len, 1500u);
+    EXPECT_EQ(p.ev.access, IOMMU_ACC_W);
+    EXPECT_EQ(p.ev.cpu, 0u);
+    EXPECT_EQ(p.ev.flags, 0);
+    EXPECT_EQ(p.ev.pasid, IOMMU_PASID_NONE);
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 2u);
+
+    p = parse("dma_map sid=00:02.0 handle=0xffffffffffffffff pa=0x1 len=4K perm=rw more cpu=4294967295 t=9");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.handle, UINT64_MAX);
+    EXPECT_EQ(p.ev.len, 4096u);
+    EXPECT_EQ(p.ev.access, IOMMU_ACC_R | IOMMU_ACC_W);
+    EXPECT_EQ(p.ev.cpu, 4294967295u);
+    EXPECT_EQ(p.ev.time_ns, 9u);
+    EXPECT_EQ(p.ev.flags, IOMMU_EVF_MORE | IOMMU_EVF_TIME);
+
+    expect_canon("dma_map sid=00:02.0 handle=7 pa=0x12345040 len=1500 perm=w",
+                 "dma_map sid=00:02.0 handle=7 pa=0x12345040 len=1500 perm=w");
+    expect_canon("dma_map t=3 cpu=2 more perm=wr len=0x10 pa=4097 handle=0x10 sid=1:3.0",
+                 "dma_map sid=01:03.0 handle=16 pa=0x1001 len=16 perm=rw more cpu=2 t=3");
+    expect_canon("dma_map sid=00:02.0 handle=0 pa=0 len=1 perm=r cpu=0",
+                 "dma_map sid=00:02.0 handle=0 pa=0x0 len=1 perm=r"); // cpu 0 is the default
+    expect_canon("dma_map sid=00:02.0 handle=1 pa=0x0 len=18446744073709551615 perm=r",
+                 "dma_map sid=00:02.0 handle=1 pa=0x0 len=18446744073709551615 perm=r");
+    expect_canon("dma_map sid=00:02.0 handle=1 pa=0xffffffffffffffff len=1 perm=w",
+                 "dma_map sid=00:02.0 handle=1 pa=0xffffffffffffffff len=1 perm=w");
+    expect_canon("dma_map sid=00:02.0 handle=18446744073709551615 pa=0x1000 len=8G perm=r",
+                 "dma_map sid=00:02.0 handle=18446744073709551615 pa=0x1000 len=8589934592 perm=r");
+}
+
+TEST(TraceText, DmaUnmapAllFields)
+{
+    Parsed p = parse("dma_unmap handle=42");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.type, IOMMU_EV_DMA_UNMAP);
+    EXPECT_EQ(p.ev.handle, 42u);
+    EXPECT_EQ(p.ev.cpu, 0u);
+    EXPECT_EQ(p.ev.flags, 0);
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 2u);
+    expect_canon("dma_unmap handle=42", "dma_unmap handle=42");
+    expect_canon("dma_unmap t=5 cpu=7 handle=0x2a", "dma_unmap handle=42 cpu=7 t=5");
+    expect_canon("dma_unmap handle=1 cpu=0", "dma_unmap handle=1");
+}
+
+// A dma addressed by buffer: handle + off instead of iova; off defaults to 0 and is always
+// written. The event's iova field holds the offset.
+TEST(TraceText, DmaByHandle)
+{
+    Parsed p = parse("dma sid=00:03.0 handle=5 off=100 len=64 op=w");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.type, IOMMU_EV_DMA);
+    EXPECT_EQ(p.ev.flags, IOMMU_EVF_HANDLE);
+    EXPECT_EQ(p.ev.handle, 5u);
+    EXPECT_EQ(p.ev.iova, 100u);
+    EXPECT_EQ(p.ev.len, 64u);
+    EXPECT_EQ(p.ev.access, IOMMU_ACC_W);
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 2u);
+
+    p = parse("dma sid=00:03.0 handle=5 len=1500 op=r");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.iova, 0u); // off defaults to 0
+    EXPECT_EQ(p.ev.flags, IOMMU_EVF_HANDLE);
+
+    p = parse("dma sid=00:03.0 iova=0x1000 len=64 op=r");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.handle, 0u);
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 1u);
+
+    expect_canon("dma sid=00:03.0 handle=5 len=1500 op=w", "dma sid=00:03.0 handle=5 off=0 len=1500 op=w");
+    expect_canon("dma sid=00:03.0 handle=5 off=0 len=1500 op=w", "dma sid=00:03.0 handle=5 off=0 len=1500 op=w");
+    expect_canon("dma t=1 pasid=3 ats=req priv x op=r len=4K off=0x10 handle=0x5 sid=00:03.0",
+                 "dma sid=00:03.0 handle=5 off=16 len=4096 op=r x priv ats=req pasid=3 t=1");
+    expect_canon("dma sid=00:03.0 handle=1 off=2K len=1 op=r", "dma sid=00:03.0 handle=1 off=2048 len=1 op=r");
+    expect_canon("dma sid=00:03.0 handle=1 off=18446744073709551614 len=1 op=r",
+                 "dma sid=00:03.0 handle=1 off=18446744073709551614 len=1 op=r");
+
+    // the same offset by handle and by iova are different events
+    Parsed a = parse("dma sid=00:03.0 handle=0 off=0 len=1 op=r");
+    Parsed b = parse("dma sid=00:03.0 iova=0 len=1 op=r");
+    ASSERT_EQ(a.rc, 1);
+    ASSERT_EQ(b.rc, 1);
+    EXPECT_FALSE(iommu_trace_event_equal(&a.ev, &b.ev));
+    // ... and the handle counts only with the flag
+    b.ev.handle = 77;
+    Parsed c = parse("dma sid=00:03.0 iova=0 len=1 op=r");
+    EXPECT_TRUE(iommu_trace_event_equal(&b.ev, &c.ev));
+    Parsed d = parse("dma sid=00:03.0 handle=0 len=1 op=r");
+    EXPECT_TRUE(iommu_trace_event_equal(&a.ev, &d.ev));
+    a.ev.handle = 77;
+    EXPECT_FALSE(iommu_trace_event_equal(&a.ev, &d.ev));
+}
+
 TEST(TraceText, EveryInvType)
 {
     const std::vector<std::pair<std::string, std::string>> cases = {
@@ -216,7 +317,8 @@ TEST(TraceText, MsiIrteSched)
 
 TEST(TraceText, BlankAndCommentLines)
 {
-    for (const char *l : {"", "   ", "\t", "# iommusim trace v1", "#", "   # indented comment", "\r"}) {
+    for (const char *l : {"", "   ", "\t", "# iommusim trace v1", "# iommusim trace v2", "#",
+                          "   # indented comment", "\r"}) {
         Parsed p = parse(l);
         EXPECT_EQ(p.rc, 0) << "'" << l << "': " << p.reason;
     }
@@ -329,6 +431,64 @@ TEST(TraceText, MalformedLinesExactReasons)
         {"unmap did=1 iova=0x10 len=4K", "unmap: iova 0x10 not 4K-aligned"},
         {"unmap did=1 iova=0x1000 len=100", "unmap: len 0x64 not a multiple of 4K"},
         {"unmap did=1 iova=0x1000 len=0", "unmap: len must be > 0"},
+        // dma_map (v2)
+        {"dma_map sid=00:02.0 pa=0x1000 len=64 perm=r", "dma_map: missing field 'handle'"},
+        {"dma_map handle=1 pa=0x1000 len=64 perm=r", "dma_map: missing field 'sid'"},
+        {"dma_map sid=00:02.0 handle=1 len=64 perm=r", "dma_map: missing field 'pa'"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 perm=r", "dma_map: missing field 'len'"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64", "dma_map: missing field 'perm'"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=0 perm=r", "dma_map: len must be > 0"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=", "dma_map: bad perm '' (expected r, w or rw)"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=x", "dma_map: bad perm 'x' (expected r, w or rw)"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=rwx", "dma_map: bad perm 'rwx' (expected r, w or rw)"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=rr", "dma_map: bad perm 'rr' (expected r, w or rw)"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=R", "dma_map: bad perm 'R' (expected r, w or rw)"},
+        {"dma_map sid=00:02.0 handle=1 pa=0xffffffffffffffc1 len=64 perm=r", "dma_map: pa + len wraps past 2^64"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=r iova=0x1000", "dma_map: unknown key 'iova'"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=r did=1", "dma_map: unknown key 'did'"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=r off=0", "dma_map: unknown key 'off'"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=r pasid=1", "dma_map: unknown key 'pasid'"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=r page=4K", "dma_map: unknown key 'page'"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=r more=1", "dma_map: 'more' takes no value"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=r more more", "dma_map: duplicate key 'more'"},
+        {"dma_map sid=00:02.0 handle=1 handle=2 pa=0x1000 len=64 perm=r", "dma_map: duplicate key 'handle'"},
+        {"dma_map sid=00:02.0 handle pa=0x1000 len=64 perm=r", "dma_map: 'handle' needs a value (handle=...)"},
+        {"dma_map sid=00:02.0 handle=-1 pa=0x1000 len=64 perm=r", "dma_map: bad number '-1' for 'handle'"},
+        {"dma_map sid=00:02.0 handle=18446744073709551616 pa=0x1000 len=64 perm=r", "dma_map: handle '18446744073709551616' out of range (max 18446744073709551615)"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=r cpu=4294967296", "dma_map: cpu '4294967296' out of range (max 4294967295)"},
+        {"dma_map sid=00:20.0 handle=1 pa=0x1000 len=64 perm=r", "dma_map: bad sid '00:20.0' (expected bus:dev.fn in hex, dev <= 1f, fn <= 7)"},
+        {"dma_map sid=00:02.0 handle=1 pa=0x1000 len=64K0 perm=r", "dma_map: bad number '64K0' for 'len'"},
+        {"DMA_MAP sid=00:02.0 handle=1 pa=0x1000 len=64 perm=r", "unknown event 'DMA_MAP'"},
+        {"dma-map sid=00:02.0 handle=1 pa=0x1000 len=64 perm=r", "unknown event 'dma-map'"},
+        // dma_unmap (v2)
+        {"dma_unmap", "dma_unmap: missing field 'handle'"},
+        {"dma_unmap cpu=1 t=5", "dma_unmap: missing field 'handle'"},
+        {"dma_unmap handle=1 more", "dma_unmap: unknown key 'more'"},
+        {"dma_unmap handle=1 sid=00:02.0", "dma_unmap: unknown key 'sid'"},
+        {"dma_unmap handle=1 len=64", "dma_unmap: unknown key 'len'"},
+        {"dma_unmap handle=0x1g", "dma_unmap: bad number '0x1g' for 'handle'"},
+        {"dma_unmap handle=1 cpu=-1", "dma_unmap: bad number '-1' for 'cpu'"},
+        // dma by handle (v2)
+        {"dma sid=00:02.0 len=64 op=r", "dma: missing field 'iova' (or 'handle')"},
+        {"dma sid=00:02.0 off=0 len=64 op=r", "dma: missing field 'iova' (or 'handle')"},
+        {"dma sid=00:02.0 op=r", "dma: missing field 'iova' (or 'handle')"},
+        {"dma handle=1 len=64 op=r", "dma: missing field 'sid'"},
+        {"dma sid=00:02.0 handle=1 op=r", "dma: missing field 'len'"},
+        {"dma sid=00:02.0 iova=0x1000 handle=1 len=64 op=r", "dma: iova and handle exclude each other (address by one or the other)"},
+        {"dma sid=00:02.0 iova=0x1000 handle=1 off=0 len=64 op=r", "dma: iova and handle exclude each other (address by one or the other)"},
+        {"dma sid=00:02.0 iova=0x1000 off=0 len=64 op=r", "dma: off needs handle (an offset into a buffer)"},
+        {"dma sid=00:02.0 handle=1 off=0 len=0 op=r", "dma: len must be > 0"},
+        {"dma sid=00:02.0 handle=1 off=0xffffffffffffffff len=2 op=r", "dma: off + len wraps past 2^64"},
+        {"dma sid=00:02.0 handle=1 off=x len=2 op=r", "dma: bad number 'x' for 'off'"},
+        {"dma sid=00:02.0 handle=1 off=0 off=1 len=2 op=r", "dma: duplicate key 'off'"},
+        {"dma sid=00:02.0 handle=1 len=2 op=rw", "dma: bad op 'rw' (expected r or w)"},
+        {"dma sid=00:02.0 handle=1 len=2 op=r more", "dma: unknown key 'more'"},
+        {"dma sid=00:02.0 handle=1 len=2 op=r cpu=0", "dma: unknown key 'cpu'"},
+        {"dma sid=00:02.0 handle=1 len=2 op=r pa=0", "dma: unknown key 'pa'"},
+        // `more` belongs to dma_map only
+        {"map did=1 iova=0 pa=0 len=4K perm=r page=4K more", "map: unknown key 'more'"},
+        {"unmap did=1 iova=0 len=4K more", "unmap: unknown key 'more'"},
+        {"attach sid=00:02.0 did=1 mode=sl handle=1", "attach: unknown key 'handle'"},
     };
     for (const BadLine &c : cases) {
         Parsed p = parse(c.line);
@@ -370,6 +530,72 @@ TEST(TraceText, FormatRejectsInvalidEventsAndSmallBuffers)
     ev.flags = 0x80;
     EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
     EXPECT_STREQ(reason, "inv: undefined flag bits 0x80");
+
+    // the version-2 events through the check (writers use it on events built in code)
+    iommu_trace_event_init(&ev, IOMMU_EV_DMA_MAP);
+    ev.len = 1;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "dma_map: perm must be r, w or rw (bits 0x0)");
+    ev.access = IOMMU_ACC_R | IOMMU_ACC_X;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "dma_map: perm must be r, w or rw (bits 0x5)");
+    ev.access = IOMMU_ACC_W | IOMMU_ACC_PRIV;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    ev.access = IOMMU_ACC_W;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), 0) << reason;
+    ev.flags = IOMMU_EVF_HANDLE;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "dma_map: takes no handle");
+    ev.flags = IOMMU_EVF_MORE | IOMMU_EVF_TIME;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), 0) << reason;
+    iommu_trace_event_init(&ev, IOMMU_EV_DMA_UNMAP);
+    ev.flags = IOMMU_EVF_MORE;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "dma_unmap: takes no more");
+    ev.flags = IOMMU_EVF_PASID;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "dma_unmap: takes no pasid");
+    iommu_trace_event_init(&ev, IOMMU_EV_DMA);
+    ev.access = IOMMU_ACC_R;
+    ev.len = 1;
+    ev.flags = IOMMU_EVF_MORE;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "dma: takes no more");
+    iommu_trace_event_init(&ev, IOMMU_EV_MAP);
+    ev.flags = IOMMU_EVF_HANDLE;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "map: takes no handle");
+}
+
+// Fields a type does not use are cleared by canon (the handle of a dma without the flag,
+// a dma_map's did, ...), and a writer ignores them.
+TEST(TraceText, CanonClearsUnusedBufferFields)
+{
+    iommu_trace_event ev, c;
+    iommu_trace_event_init(&ev, IOMMU_EV_DMA_UNMAP);
+    ev.handle = 9;
+    ev.cpu = 2;
+    ev.sid = 5;
+    ev.pa = 7;
+    ev.len = 3;
+    iommu_trace_event_canon(&c, &ev);
+    EXPECT_EQ(c.handle, 9u);
+    EXPECT_EQ(c.cpu, 2u);
+    EXPECT_EQ(c.sid, 0);
+    EXPECT_EQ(c.pa, 0u);
+    EXPECT_EQ(c.len, 0u);
+    iommu_trace_event_init(&ev, IOMMU_EV_SCHED);
+    ev.handle = 4;
+    iommu_trace_event_canon(&c, &ev);
+    EXPECT_EQ(c.handle, 0u);
+    iommu_trace_event_init(&ev, IOMMU_EV_DMA_MAP);
+    ev.did = 3;
+    ev.iova = 0x1000;
+    ev.handle = 1;
+    iommu_trace_event_canon(&c, &ev);
+    EXPECT_EQ(c.did, 0);
+    EXPECT_EQ(c.iova, 0u);
+    EXPECT_EQ(c.handle, 1u);
 }
 
 TEST(TraceText, NamesAndTables)
@@ -380,6 +606,12 @@ TEST(TraceText, NamesAndTables)
     for (unsigned t = 1; t < IOMMU_EV_NTYPES; t++)
         EXPECT_EQ(iommu_ev_type_of(iommu_ev_name(t)), t);
     EXPECT_EQ(iommu_ev_type_of("nope"), 0u);
+    EXPECT_STREQ(iommu_ev_name(IOMMU_EV_DMA_MAP), "dma_map");
+    EXPECT_STREQ(iommu_ev_name(IOMMU_EV_DMA_UNMAP), "dma_unmap");
+    EXPECT_EQ(IOMMU_EV_DMA_MAP, 10);
+    EXPECT_EQ(IOMMU_EV_DMA_UNMAP, 11);
+    EXPECT_EQ(IOMMU_EV_NTYPES, 12);
+    EXPECT_EQ(IOMMU_TRACE_VERSION, 2);
     EXPECT_STREQ(iommu_inv_type_name(IOMMU_INV_IOTLB_PAGE), "iotlb-page");
     EXPECT_EQ(iommu_inv_type_name(0), nullptr);
     EXPECT_EQ(iommu_inv_type_name(IOMMU_INV_NTYPES), nullptr);

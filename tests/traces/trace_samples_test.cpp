@@ -2,7 +2,9 @@
 // default.trace is consistent as a replay input: every DMA falls inside live mappings of its
 // device's domain with the permission it needs, maps never overlap, unmaps remove mapped
 // pages, every unmapped range is invalidated before its IOVAs are reused, timestamps never
-// go back, and everything is torn down at the end.
+// go back, and everything is torn down at the end. buffers-rx-1500.trace (buffer events,
+// v2) is consistent too: every dma is by a live, complete buffer of its own device and
+// inside it, every dma_unmap names a live buffer.
 #include "traces/trace.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -132,6 +135,72 @@ TEST(TraceSamples, DefaultTraceIsConsistent)
         EXPECT_TRUE(kv.second.empty()) << "domain " << kv.first << " still has mappings";
     for (auto &kv : stale)
         EXPECT_TRUE(kv.second.empty()) << "domain " << kv.first << " has uninvalidated unmaps";
+}
+
+TEST(TraceSamples, BuffersSampleIsConsistent)
+{
+    std::string path = kSamples + "buffers-rx-1500.trace";
+    iommu_trace_error err{};
+    iommu_trace_reader_t *r = iommu_trace_open(path.c_str(), &err);
+    ASSERT_NE(r, nullptr) << err.msg;
+    EXPECT_EQ(iommu_trace_version(r), 2u);
+    struct Buf {
+        iommu_sid_t sid;
+        uint64_t bytes;
+        bool open;
+    };
+    std::map<uint64_t, Buf> live;
+    std::set<iommu_sid_t> attached;
+    uint64_t n = 0, dmas = 0, maps = 0, unmaps = 0;
+    iommu_trace_event ev;
+    int st;
+    while ((st = iommu_trace_next(r, &ev, &err)) > 0) {
+        SCOPED_TRACE("line " + std::to_string(iommu_trace_position(r)));
+        n++;
+        switch (ev.type) {
+        case IOMMU_EV_ATTACH:
+            attached.insert(ev.sid);
+            break;
+        case IOMMU_EV_DMA_MAP: {
+            maps++;
+            ASSERT_EQ(attached.count(ev.sid), 1u);
+            ASSERT_EQ(ev.access, IOMMU_ACC_W); // rx: the device writes
+            ASSERT_EQ(ev.pa % 4096, 64u);      // NET_SKB_PAD headroom
+            auto it = live.find(ev.handle);
+            if (it == live.end())
+                it = live.emplace(ev.handle, Buf{ev.sid, 0, true}).first;
+            ASSERT_TRUE(it->second.open) << "mapped twice";
+            it->second.bytes += ev.len;
+            it->second.open = (ev.flags & IOMMU_EVF_MORE) != 0;
+            break;
+        }
+        case IOMMU_EV_DMA: {
+            dmas++;
+            ASSERT_TRUE(ev.flags & IOMMU_EVF_HANDLE);
+            auto it = live.find(ev.handle);
+            ASSERT_NE(it, live.end()) << "dma by an unmapped handle";
+            ASSERT_FALSE(it->second.open);
+            ASSERT_EQ(it->second.sid, ev.sid);
+            ASSERT_LE(ev.iova + ev.len, it->second.bytes);
+            ASSERT_EQ(ev.access, IOMMU_ACC_W);
+            break;
+        }
+        case IOMMU_EV_DMA_UNMAP:
+            unmaps++;
+            ASSERT_EQ(live.erase(ev.handle), 1u) << "unmap of an unmapped handle";
+            break;
+        default:
+            FAIL() << "unexpected event " << iommu_ev_name(ev.type);
+        }
+    }
+    ASSERT_EQ(st, 0) << err.msg;
+    iommu_trace_close(r);
+    EXPECT_EQ(n, 6514u);
+    EXPECT_EQ(attached.size(), 2u);
+    EXPECT_EQ(dmas, 2000u);
+    EXPECT_EQ(unmaps, 2000u);
+    EXPECT_EQ(maps, 2512u);
+    EXPECT_EQ(live.size(), 512u);
 }
 
 } // namespace

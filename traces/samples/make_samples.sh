@@ -12,5 +12,8 @@ bin=${1:-$here/../../build/iommusim}
 # 64 MB window of 2 MB pages, 512 B writes (32 pages: the 2M-page IOTLB reach question)
 "$bin" trace gen window --window 64M --size 512 --count 20000 --page 2M --op write --seed 1 \
     -o "$here/window-64m-2m.bin"
+# buffer events (v2): two NICs receiving 1500 B packets into rings of 256 mapped buffers
+"$bin" trace gen buffers --count 2000 --size 1500 --devices 2 --seed 1 \
+    -o "$here/buffers-rx-1500.trace"
 # the bundled multi-device sample
 python3 "$here/make_default.py" "$here/default.trace"

@@ -1,8 +1,10 @@
 // trace_cmd.cpp — `iommusim trace convert|stats|gen`: convert a trace between its text and
-// binary forms, summarise a trace, and generate synthetic traces (traces/gen.h).
+// binary forms, summarise a trace, and generate synthetic traces (traces/gen.h: `gen window`,
+// `gen buffers`).
 //
 // Every command streams its input (memory constant in the trace length, except `stats`,
-// which keeps one entry per device, domain and distinct 4 KB page touched). Exit statuses
+// which keeps one entry per device, domain, distinct 4 KB page touched and live buffer
+// handle). Exit statuses
 // follow sim/cli.h: 0 ok, 2 unusable input (bad option, malformed or unreadable trace),
 // 1 failure writing the output. Errors are one line on stderr naming the file and line or
 // offset, or the option.
@@ -20,6 +22,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -243,6 +246,79 @@ struct DomainStats {
     std::vector<iommu_sid_t> devices;
 };
 
+// Buffer events (v2): the live handles, and what does not add up. The format checks each
+// event alone; whether a handle is live is only known here (and in the replay), so stats
+// counts the inconsistencies rather than stopping at them.
+struct BufferStats {
+    struct Buffer {
+        iommu_sid_t sid;
+        bool open;      // the last segment had `more`: the list is not complete yet
+        uint64_t bytes; // sum of the segments' len
+    };
+    std::unordered_map<uint64_t, Buffer> live;
+    uint64_t segments = 0, buffers = 0, mapped = 0, unmaps = 0, unmapped = 0;
+    uint64_t dmas = 0, dma_bytes = 0;
+    uint64_t live_bytes = 0, peak_handles = 0, peak_bytes = 0;
+    // inconsistencies
+    uint64_t unmap_unknown = 0, remap_live = 0, seg_other_sid = 0, unmap_open = 0;
+    uint64_t dma_unknown = 0, dma_open = 0, dma_other_sid = 0, dma_outside = 0;
+
+    void map(const iommu_trace_event &ev)
+    {
+        segments++;
+        mapped += ev.len;
+        auto it = live.find(ev.handle);
+        if (it != live.end() && it->second.open) { // the next segment of a list
+            if (it->second.sid != ev.sid)
+                seg_other_sid++;
+        } else {
+            if (it != live.end()) { // a complete, live handle mapped again: replaces it
+                remap_live++;
+                live_bytes -= it->second.bytes;
+                live.erase(it);
+            }
+            buffers++;
+            it = live.emplace(ev.handle, Buffer{ev.sid, false, 0}).first;
+        }
+        it->second.open = (ev.flags & IOMMU_EVF_MORE) != 0;
+        it->second.bytes += ev.len;
+        live_bytes += ev.len;
+        peak_handles = std::max<uint64_t>(peak_handles, live.size());
+        peak_bytes = std::max(peak_bytes, live_bytes);
+    }
+    void unmap(const iommu_trace_event &ev)
+    {
+        unmaps++;
+        auto it = live.find(ev.handle);
+        if (it == live.end()) {
+            unmap_unknown++;
+            return;
+        }
+        if (it->second.open)
+            unmap_open++;
+        unmapped += it->second.bytes;
+        live_bytes -= it->second.bytes;
+        live.erase(it);
+    }
+    void dma(const iommu_trace_event &ev)
+    {
+        dmas++;
+        dma_bytes += ev.len;
+        auto it = live.find(ev.handle);
+        if (it == live.end()) {
+            dma_unknown++;
+            return;
+        }
+        if (it->second.open)
+            dma_open++;
+        if (it->second.sid != ev.sid)
+            dma_other_sid++;
+        if (ev.iova > it->second.bytes || ev.len > it->second.bytes - ev.iova)
+            dma_outside++;
+    }
+    bool any() const { return segments || unmaps || dmas; }
+};
+
 int cmd_stats(int argc, char **argv)
 {
     const char *prog = "iommusim trace stats";
@@ -254,7 +330,10 @@ int cmd_stats(int argc, char **argv)
                            "iommusim trace stats FILE\n\n"
                            "Prints event counts per type, devices with their DMA counts, bytes and\n"
                            "footprint (distinct 4 KB IOVA pages touched), domains with mapped bytes,\n"
-                           "invalidations by type, and the time span of timestamped events.");
+                           "invalidations by type, and the time span of timestamped events. For\n"
+                           "buffer events (dma_map, dma_unmap, dma by handle): buffers and bytes\n"
+                           "mapped, the peak of live handles, and the events that do not add up\n"
+                           "(a dma or dma_unmap of a handle that is not mapped, and the like).");
     if (rc >= 0)
         return rc;
     std::string path = vm["file"].as<std::string>();
@@ -267,6 +346,7 @@ int cmd_stats(int argc, char **argv)
     uint64_t per_type[IOMMU_EV_NTYPES] = {}, per_inv[IOMMU_INV_NTYPES] = {};
     std::map<iommu_sid_t, DeviceStats> devices;
     std::map<unsigned, DomainStats> domains;
+    BufferStats buffers;
     uint64_t total = 0, timed = 0, tmin = UINT64_MAX, tmax = 0;
     iommu_trace_event ev;
     int st;
@@ -316,6 +396,10 @@ int cmd_stats(int argc, char **argv)
                 d.reads++;
                 d.read_bytes += ev.len;
             }
+            if (ev.flags & IOMMU_EVF_HANDLE) { // iova is an offset: no IOVA footprint
+                buffers.dma(ev);
+                break;
+            }
             uint32_t pasid = (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE;
             for (uint64_t p = ev.iova >> 12, last = (ev.iova + ev.len - 1) >> 12; p <= last; p++)
                 d.pages.insert(PageKey{p, pasid});
@@ -323,6 +407,12 @@ int cmd_stats(int argc, char **argv)
         }
         case IOMMU_EV_INV:
             per_inv[ev.inv_type]++;
+            break;
+        case IOMMU_EV_DMA_MAP:
+            buffers.map(ev);
+            break;
+        case IOMMU_EV_DMA_UNMAP:
+            buffers.unmap(ev);
             break;
         default:
             break;
@@ -335,6 +425,7 @@ int cmd_stats(int argc, char **argv)
     }
     const std::string shown = iommu_trace_path(r);
     int form = iommu_trace_form_of(path.c_str());
+    unsigned version = iommu_trace_version(r);
     iommu_trace_close(r);
 
     uint64_t dmas = 0, reads = 0, writes = 0, rbytes = 0, wbytes = 0, pages = 0;
@@ -343,7 +434,8 @@ int cmd_stats(int argc, char **argv)
         dmas += d.dmas, reads += d.reads, writes += d.writes;
         rbytes += d.read_bytes, wbytes += d.write_bytes, pages += d.pages.size();
     }
-    std::printf("trace       %s (%s)\n", shown.c_str(), form == IOMMU_TRACE_BINARY ? "binary" : "text");
+    std::printf("trace       %s (%s, v%u)\n", shown.c_str(),
+                form == IOMMU_TRACE_BINARY ? "binary" : "text", version);
     std::printf("events      %" PRIu64 "\n", total);
     for (unsigned t = 1; t < IOMMU_EV_NTYPES; t++)
         if (per_type[t])
@@ -354,14 +446,44 @@ int cmd_stats(int argc, char **argv)
                 human_bytes(rbytes).c_str());
     std::printf("  writes    %12" PRIu64 "  %14" PRIu64 " bytes (%s)\n", writes, wbytes,
                 human_bytes(wbytes).c_str());
-    std::printf("footprint   %" PRIu64 " distinct 4 KB pages (%s), per device and PASID\n", pages,
-                human_bytes(pages * 4096).c_str());
+    std::printf("footprint   %" PRIu64 " distinct 4 KB pages (%s), per device and PASID%s\n",
+                pages, human_bytes(pages * 4096).c_str(), buffers.dmas ? ", of dmas by iova" : "");
     if (timed)
         std::printf("time        %" PRIu64 " .. %" PRIu64 " ns, span %s (%" PRIu64
                     " of %" PRIu64 " events timestamped)\n",
                     tmin, tmax, human_ns(tmax - tmin).c_str(), timed, total);
     else
         std::printf("time        none (no event has a timestamp: closed-loop trace)\n");
+    if (buffers.any()) {
+        const BufferStats &b = buffers;
+        uint64_t open_at_end = 0;
+        for (const auto &kv : b.live)
+            open_at_end += kv.second.open;
+        std::printf("buffers     %" PRIu64 " mapped in %" PRIu64 " dma_map segments, %" PRIu64
+                    " bytes (%s); %" PRIu64 " unmapped, %" PRIu64 " bytes\n",
+                    b.buffers, b.segments, b.mapped, human_bytes(b.mapped).c_str(), b.unmaps,
+                    b.unmapped);
+        std::printf("  live      peak %" PRIu64 " handles, %" PRIu64 " bytes (%s); at the end %" PRIu64
+                    " handles, %" PRIu64 " bytes\n",
+                    b.peak_handles, b.peak_bytes, human_bytes(b.peak_bytes).c_str(),
+                    uint64_t(b.live.size()), b.live_bytes);
+        std::printf("  dmas      %" PRIu64 " by handle, %" PRIu64 " bytes (%s)\n", b.dmas,
+                    b.dma_bytes, human_bytes(b.dma_bytes).c_str());
+        const std::pair<uint64_t, const char *> problems[] = {
+            {b.dma_unknown, "dma by a handle that is not mapped"},
+            {b.dma_open, "dma by a handle whose segment list is not complete (last had 'more')"},
+            {b.dma_other_sid, "dma by a handle mapped for another device"},
+            {b.dma_outside, "dma beyond the end of its buffer (off + len > bytes mapped)"},
+            {b.unmap_unknown, "dma_unmap of a handle that is not mapped"},
+            {b.unmap_open, "dma_unmap of a handle whose segment list is not complete"},
+            {b.remap_live, "dma_map of a handle that is already mapped (no dma_unmap before)"},
+            {b.seg_other_sid, "dma_map segment of a list for another device"},
+            {open_at_end, "segment list never completed (the last dma_map had 'more')"},
+        };
+        for (const auto &pr : problems)
+            if (pr.first)
+                std::printf("  problem   %" PRIu64 " %s\n", pr.first, pr.second);
+    }
 
     if (!devices.empty()) {
         std::printf("\ndevices\n");
@@ -416,8 +538,36 @@ void gen_usage(FILE *out)
                "\n"
                "generators:\n"
                "  window   DMAs at random size-aligned offsets in one mapped window\n"
-               "           (the pcie-bench pattern); `iommusim trace gen window --help`\n",
+               "           (the pcie-bench pattern); `iommusim trace gen window --help`\n"
+               "  buffers  network-like DMA-API buffer events: a ring of mapped buffers per\n"
+               "           device, one DMA, unmap and refill map per packet;\n"
+               "           `iommusim trace gen buffers --help`\n",
                out);
+}
+
+// Writes a generator's trace to `out` (a checked name); removes it after a failure.
+template <class Gen>
+int run_generator(const std::string &out, Gen gen)
+{
+    iommu_trace_error err{};
+    iommu_trace_writer_t *w = iommu_trace_create(out.c_str(), &err);
+    if (!w) {
+        std::fprintf(stderr, "%s\n", err.msg);
+        return EXIT_FAIL;
+    }
+    int rc = EXIT_OK;
+    if (gen(w, &err) != IOMMU_OK) {
+        std::fprintf(stderr, "%s\n", err.msg);
+        rc = EXIT_FAIL;
+    }
+    iommu_trace_error ferr{};
+    if (iommu_trace_finish(w, &ferr) != IOMMU_OK && rc == EXIT_OK) {
+        std::fprintf(stderr, "%s\n", ferr.msg);
+        rc = EXIT_FAIL;
+    }
+    if (rc != EXIT_OK)
+        discard_output(out);
+    return rc;
 }
 
 int cmd_gen_window(int argc, char **argv)
@@ -490,25 +640,106 @@ int cmd_gen_window(int argc, char **argv)
         return EXIT_BADINPUT;
     }
 
-    iommu_trace_error err{};
-    iommu_trace_writer_t *w = iommu_trace_create(out.c_str(), &err);
-    if (!w) {
-        std::fprintf(stderr, "%s\n", err.msg);
-        return EXIT_FAIL;
+    return run_generator(out, [&](iommu_trace_writer_t *w, iommu_trace_error *err) {
+        return iommu_trace_gen_window(&p, w, err);
+    });
+}
+
+int cmd_gen_buffers(int argc, char **argv)
+{
+    const char *prog = "iommusim trace gen buffers";
+    po::options_description opts("options");
+    opts.add_options()("help,h", "print this help")
+        ("count", po::value<std::string>()->required()->value_name("N"), "number of I/Os (packets), >= 1")
+        ("size", po::value<std::string>()->required()->value_name("BYTES"), "bytes per buffer and per DMA, 1 .. 4294967295 (K/M suffixes: 1500, 2K, 64K)")
+        ("sg", po::value<std::string>()->default_value("1")->value_name("K"), "segments per buffer (scatter-gather), 1 .. 1024 and <= BYTES: K dma_map events of about BYTES/K bytes, each in its own pages")
+        ("seed", po::value<std::string>()->default_value("1")->value_name("S"), "PRNG seed (picks the physical pages)")
+        ("ring", po::value<std::string>()->default_value("256")->value_name("R"), "buffers kept mapped per device, 1 .. 65536")
+        ("devices", po::value<std::string>()->default_value("1")->value_name("D"), "devices 00:03.0, 00:04.0, ... the I/Os round-robin over, 1 .. 29")
+        ("dir", po::value<std::string>()->default_value("rx")->value_name("DIR"), "rx: the device writes the buffers (dma_map perm=w, dma op=w); tx: it reads them (perm=r, op=r)")
+        ("headroom", po::value<std::string>()->default_value("64")->value_name("B"), "bytes before each segment in its first page (like NET_SKB_PAD), 0 .. 4095")
+        ("output,o", po::value<std::string>()->required()->value_name("FILE"), "output trace (.trace, .trace.gz, .bin, - for stdout)");
+    po::variables_map vm;
+    int rc = parse_options(prog, argc, argv, opts, {}, vm,
+                           "iommusim trace gen buffers --count N --size BYTES [--sg K] [--seed S]\n"
+                           "          [--ring R] [--devices D] [--dir rx|tx] [--headroom B] -o FILE\n\n"
+                           "A network-like DMA-API workload in buffer events (trace format v2), one\n"
+                           "I/O per packet. Attaches devices 00:03.0, 00:04.0, ... to domains 1, 2, ...\n"
+                           "(second level), maps a ring of R buffers per device (K dma_map segments\n"
+                           "each, `more` on all but the last; handles 1, 2, ... in map order), then\n"
+                           "for each I/O, round-robin over the devices, on the device's oldest buffer:\n"
+                           "  dma sid=.. handle=H off=0 len=BYTES op=w (rx) | op=r (tx)\n"
+                           "  dma_unmap handle=H\n"
+                           "  K x dma_map of a new buffer (the ring's refill: R stay mapped)\n"
+                           "D + K * (R * D + N) + 2 * N events. Each segment starts B bytes into its own\n"
+                           "block of physical pages, drawn at random from a pool (16 MB, or twice what\n"
+                           "the rings hold) to which unmapped blocks return, so physical pages are\n"
+                           "reused as a page allocator reuses them. No timestamps, CPU 0.\n"
+                           "The same options give the same file, byte for byte.");
+    if (rc >= 0)
+        return rc;
+    auto bad = [&](const char *opt, const std::string &msg) {
+        std::fprintf(stderr, "%s: --%s: %s\n", prog, opt, msg.c_str());
+        return EXIT_BADINPUT;
+    };
+    // a plain number (no K/M/G) within [lo, hi]
+    auto number = [&](const char *opt, uint64_t lo, uint64_t hi, uint64_t &out) {
+        std::string v = vm[opt].as<std::string>();
+        if (!parse_bytes(v, out) || v.find_first_of("KMGkmg") != std::string::npos) {
+            bad(opt, "bad number '" + v + "'");
+            return false;
+        }
+        if (out < lo || out > hi) {
+            bad(opt, "'" + v + "' out of range (" + std::to_string(lo) + " .. " + std::to_string(hi) + ")");
+            return false;
+        }
+        return true;
+    };
+    iommu_gen_buffers_params p;
+    iommu_gen_buffers_params_default(&p);
+    uint64_t v;
+    if (!number("count", 1, UINT64_MAX, p.count))
+        return EXIT_BADINPUT;
+    std::string s = vm["size"].as<std::string>();
+    if (!parse_bytes(s, p.size))
+        return bad("size", "bad byte count '" + s + "' (expected e.g. 1500, 2K)");
+    if (p.size == 0 || p.size > 0xFFFFFFFFull)
+        return bad("size", "'" + s + "' out of range (1 .. 4294967295 bytes)");
+    if (!number("sg", 1, IOMMU_GEN_BUF_SG_MAX, v))
+        return EXIT_BADINPUT;
+    p.sg = unsigned(v);
+    if (p.sg > p.size)
+        return bad("sg", "'" + vm["sg"].as<std::string>() + "' segments for " + s +
+                             " bytes (each segment needs at least one byte)");
+    if (!number("seed", 0, UINT64_MAX, p.seed))
+        return EXIT_BADINPUT;
+    if (!number("ring", 1, IOMMU_GEN_BUF_RING_MAX, v))
+        return EXIT_BADINPUT;
+    p.ring = unsigned(v);
+    if (!number("devices", 1, IOMMU_GEN_BUF_DEVICES_MAX, v))
+        return EXIT_BADINPUT;
+    p.devices = unsigned(v);
+    s = vm["dir"].as<std::string>();
+    if (s == "rx") p.dir = IOMMU_ACC_W;
+    else if (s == "tx") p.dir = IOMMU_ACC_R;
+    else return bad("dir", "'" + s + "' is not rx or tx");
+    s = vm["headroom"].as<std::string>();
+    if (!parse_bytes(s, p.headroom))
+        return bad("headroom", "bad byte count '" + s + "'");
+    if (p.headroom > 4095)
+        return bad("headroom", "'" + s + "' out of range (0 .. 4095 bytes)");
+    std::string out = vm["output"].as<std::string>();
+    if (iommu_trace_form_of(out.c_str()) < 0)
+        return bad("output", "'" + out +
+                                 "': unknown trace file extension (expected .trace, .trace.gz or .bin)");
+    char reason[256];
+    if (iommu_gen_buffers_params_validate(&p, reason, sizeof reason) != IOMMU_OK) {
+        std::fprintf(stderr, "%s: %s\n", prog, reason);
+        return EXIT_BADINPUT;
     }
-    rc = EXIT_OK;
-    if (iommu_trace_gen_window(&p, w, &err) != IOMMU_OK) {
-        std::fprintf(stderr, "%s\n", err.msg);
-        rc = EXIT_FAIL;
-    }
-    iommu_trace_error ferr{};
-    if (iommu_trace_finish(w, &ferr) != IOMMU_OK && rc == EXIT_OK) {
-        std::fprintf(stderr, "%s\n", ferr.msg);
-        rc = EXIT_FAIL;
-    }
-    if (rc != EXIT_OK)
-        discard_output(out);
-    return rc;
+    return run_generator(out, [&](iommu_trace_writer_t *w, iommu_trace_error *err) {
+        return iommu_trace_gen_buffers(&p, w, err);
+    });
 }
 
 int cmd_gen(int argc, char **argv)
@@ -524,7 +755,9 @@ int cmd_gen(int argc, char **argv)
     }
     if (!std::strcmp(g, "window"))
         return cmd_gen_window(argc - 1, argv + 1);
-    std::fprintf(stderr, "iommusim trace gen: unknown generator '%s' (window)\n", g);
+    if (!std::strcmp(g, "buffers"))
+        return cmd_gen_buffers(argc - 1, argv + 1);
+    std::fprintf(stderr, "iommusim trace gen: unknown generator '%s' (window, buffers)\n", g);
     return EXIT_BADINPUT;
 }
 
@@ -535,7 +768,8 @@ void trace_usage(FILE *out)
                "commands:\n"
                "  convert IN OUT    convert between text (.trace, .trace.gz) and binary (.bin)\n"
                "  stats FILE        event counts, devices, domains, footprint, time span\n"
-               "  gen window ...    generate a synthetic trace (see `trace gen --help`)\n"
+               "  gen window|buffers ...\n"
+               "                    generate a synthetic trace (see `trace gen --help`)\n"
                "  import linux ...  convert a capture of Linux under QEMU's VT-d (see\n"
                "                    `trace import --help`)\n"
                "\n"

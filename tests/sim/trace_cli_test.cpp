@@ -1,11 +1,13 @@
 // trace_cli_test.cpp — `iommusim trace convert|stats|gen` run as a subprocess (the built
 // program IOMMUSIM_BIN): exit statuses (0 ok, 2 bad input, 1 output failure), the one-line
-// messages, --help, lossless conversion through the program, stdin/stdout, and that the
-// committed window samples regenerate byte for byte.
+// messages, --help, lossless conversion through the program (buffer events too),
+// stdin/stdout, `gen buffers` and the buffer part of `stats`, and that the committed
+// generated samples regenerate byte for byte.
 #include <gtest/gtest.h>
 
 #include "test_util.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -56,7 +58,8 @@ TEST(TraceCli, Help)
 {
     NEED_BIN();
     for (const char *args : {"--help", "help", "convert --help", "stats --help", "gen --help",
-                             "gen window --help", "gen window -h"}) {
+                             "gen window --help", "gen window -h", "gen buffers --help",
+                             "gen buffers -h"}) {
         Result r = trace(args);
         EXPECT_EQ(r.rc, 0) << args;
         EXPECT_NE(r.out.find("usage: iommusim trace"), std::string::npos) << args;
@@ -64,6 +67,13 @@ TEST(TraceCli, Help)
     }
     Result r = trace("gen window --help");
     EXPECT_NE(r.out.find("--window BYTES"), std::string::npos) << r.out;
+    r = trace("gen buffers --help");
+    for (const char *opt : {"--count N", "--size BYTES", "--sg K", "--seed S", "--ring R",
+                            "--devices D", "--dir rx|tx", "--headroom B", "-o FILE",
+                            "dma_unmap handle=H"})
+        EXPECT_NE(r.out.find(opt), std::string::npos) << opt << " in:\n" << r.out;
+    r = trace("gen --help");
+    EXPECT_NE(r.out.find("  buffers  "), std::string::npos) << r.out;
 }
 
 TEST(TraceCli, UsageErrors)
@@ -73,9 +83,9 @@ TEST(TraceCli, UsageErrors)
         const char *args;
         const char *err; // the whole of stderr, or a prefix when ending in "..."
     } cases[] = {
-        {"frob", "iommusim trace: unknown command 'frob' (convert, stats, gen)\n"},
+        {"frob", "iommusim trace: unknown command 'frob' (convert, stats, gen, import)\n"},
         {"gen", "usage: iommusim trace gen GENERATOR [options] -o FILE\n..."},
-        {"gen frob", "iommusim trace gen: unknown generator 'frob' (window)\n"},
+        {"gen frob", "iommusim trace gen: unknown generator 'frob' (window, buffers)\n"},
         {"convert a.trace", "iommusim trace convert: missing OUT (try 'iommusim trace convert --help')\n"},
         {"convert a.trace b.bin c.bin", "iommusim trace convert: too many positional options have been specified on the command line (try 'iommusim trace convert --help')\n"},
         {"stats", "iommusim trace stats: missing FILE (try 'iommusim trace stats --help')\n"},
@@ -139,6 +149,130 @@ TEST(TraceCli, GenWindowBadOptions)
     EXPECT_EQ(r.err, "/nonexistent/dir/x.trace: cannot create: No such file or directory\n");
 }
 
+TEST(TraceCli, GenBuffersBadOptions)
+{
+    NEED_BIN();
+    const std::string out = tmp_path("badbuf.trace");
+    const std::string base = "gen buffers --count 10 --size 1500 -o " + out;
+    struct Case {
+        std::string args, err;
+    } cases[] = {
+        {"gen buffers --count 0 --size 1500 -o " + out, "--count: '0' out of range (1 .. 18446744073709551615)"},
+        {"gen buffers --count 1K --size 1500 -o " + out, "--count: bad number '1K'"},
+        {"gen buffers --count x --size 1500 -o " + out, "--count: bad number 'x'"},
+        {"gen buffers --count 10 --size 0 -o " + out, "--size: '0' out of range (1 .. 4294967295 bytes)"},
+        {"gen buffers --count 10 --size 4G -o " + out, "--size: '4G' out of range (1 .. 4294967295 bytes)"},
+        {"gen buffers --count 10 --size 1.5K -o " + out, "--size: bad byte count '1.5K' (expected e.g. 1500, 2K)"},
+        {base + " --sg 0", "--sg: '0' out of range (1 .. 1024)"},
+        {base + " --sg 1025", "--sg: '1025' out of range (1 .. 1024)"},
+        {base + " --sg 2K", "--sg: bad number '2K'"},
+        {"gen buffers --count 10 --size 3 --sg 4 -o " + out, "--sg: '4' segments for 3 bytes (each segment needs at least one byte)"},
+        {base + " --ring 0", "--ring: '0' out of range (1 .. 65536)"},
+        {base + " --ring 65537", "--ring: '65537' out of range (1 .. 65536)"},
+        {base + " --devices 0", "--devices: '0' out of range (1 .. 29)"},
+        {base + " --devices 30", "--devices: '30' out of range (1 .. 29)"},
+        {base + " --dir rw", "--dir: 'rw' is not rx or tx"},
+        {base + " --headroom 4K", "--headroom: '4K' out of range (0 .. 4095 bytes)"},
+        {base + " --headroom -1", "--headroom: bad byte count '-1'"},
+        {base + " --seed 1x", "--seed: bad number '1x'"},
+        {"gen buffers --count 10 --size 1500 -o out.txt", "--output: 'out.txt': unknown trace file extension (expected .trace, .trace.gz or .bin)"},
+    };
+    for (const Case &c : cases) {
+        Result r = trace(c.args);
+        EXPECT_EQ(r.rc, 2) << c.args;
+        EXPECT_EQ(r.err, "iommusim trace gen buffers: " + c.err + "\n") << c.args;
+        EXPECT_FALSE(exists(out)) << c.args;
+    }
+    // a limit only the combination breaks: the generator's own message
+    Result r = trace("gen buffers --count 1 --size 64K --sg 32 --ring 65536 --devices 1 -o " + out);
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_EQ(r.err, "iommusim trace gen buffers: ring * devices * sg = 2097152 segments mapped at once, more than 1048576\n");
+    EXPECT_FALSE(exists(out));
+    r = trace("gen buffers --size 1500 -o " + out);
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_EQ(r.err, "iommusim trace gen buffers: the option '--count' is required but missing "
+                     "(try 'iommusim trace gen buffers --help')\n");
+    r = trace("gen buffers --count 10 -o " + out);
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_NE(r.err.find("'--size' is required"), std::string::npos) << r.err;
+    r = trace(base + " --frob 1");
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_NE(r.err.find("unrecognised option '--frob'"), std::string::npos) << r.err;
+    r = trace("gen buffers --count 10 --size 1500 -o /nonexistent/dir/x.bin");
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(r.err, "/nonexistent/dir/x.bin: cannot create: No such file or directory\n");
+}
+
+// gen buffers through the program: the documented sequence and counts (checked by `stats`),
+// K/M sizes, determinism, and lossless text -> binary -> text of buffer events.
+TEST(TraceCli, GenBuffers)
+{
+    NEED_BIN();
+    std::string a = tmp_path("buf-a.trace"), b = tmp_path("buf-b.trace"), c = tmp_path("buf-c.trace");
+    std::string bin = tmp_path("buf.bin"), back = tmp_path("buf-back.trace");
+    const std::string opts = "--count 1000 --size 9K --sg 3 --ring 32 --devices 3 --dir tx --headroom 128";
+    ASSERT_EQ(trace("gen buffers " + opts + " --seed 4 -o " + a).rc, 0);
+    ASSERT_EQ(trace("gen buffers " + opts + " --seed 4 -o " + b).rc, 0);
+    ASSERT_EQ(trace("gen buffers " + opts + " --seed 5 -o " + c).rc, 0);
+    EXPECT_EQ(slurp(a), slurp(b));
+    EXPECT_NE(slurp(a), slurp(c));
+    std::string text = slurp(a);
+    EXPECT_EQ(text.rfind("# iommusim trace v2\n"
+                         "attach sid=00:03.0 did=1 mode=sl\n"
+                         "attach sid=00:04.0 did=2 mode=sl\n"
+                         "attach sid=00:05.0 did=3 mode=sl\n"
+                         "dma_map sid=00:03.0 handle=1 pa=0x",
+                         0),
+              0u)
+        << text.substr(0, 300);
+    // 9K = 9216 bytes in 3 segments of 3072, each 128 bytes into its own pages, read by the device
+    EXPECT_NE(text.find(" len=3072 perm=r more\n"), std::string::npos);
+    EXPECT_NE(text.find("dma sid=00:03.0 handle=1 off=0 len=9216 op=r\ndma_unmap handle=1\n"
+                        "dma_map sid=00:03.0 handle=97 pa=0x"),
+              std::string::npos);
+    // D + K (R D + N) + 2 N = 3 + 3 (96 + 1000) + 2000 events
+    Result r = trace("stats " + a);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const char *want[] = {
+        "(text, v2)\n",
+        "events      5291\n",
+        "  attach               3\n",
+        "  dma               1000\n",
+        "  dma_map           3288\n",
+        "  dma_unmap         1000\n",
+        "dma         1000 requests, 9216000 bytes (8.8 MiB)\n",
+        "footprint   0 distinct 4 KB pages (0 B), per device and PASID, of dmas by iova\n",
+        "buffers     1096 mapped in 3288 dma_map segments, 10100736 bytes (9.6 MiB); 1000 unmapped, 9216000 bytes\n",
+        "  live      peak 96 handles, 884736 bytes (864.0 KiB); at the end 96 handles, 884736 bytes\n",
+        "  dmas      1000 by handle, 9216000 bytes (8.8 MiB)\n",
+    };
+    for (const char *w : want)
+        EXPECT_NE(r.out.find(w), std::string::npos) << "missing: " << w << "in:\n" << r.out;
+    EXPECT_EQ(r.out.find("problem"), std::string::npos) << r.out;
+
+    // text -> binary -> text is byte-identical
+    ASSERT_EQ(trace("convert " + a + " " + bin).rc, 0);
+    ASSERT_EQ(trace("convert " + bin + " " + back).rc, 0);
+    EXPECT_EQ(slurp(back), text);
+    EXPECT_LT(slurp(bin).size(), text.size() / 3);
+    // and generating binary directly gives the same bytes as converting
+    ASSERT_EQ(trace("gen buffers " + opts + " --seed 4 -o " + b + ".bin").rc, 0);
+    EXPECT_EQ(slurp(b + ".bin"), slurp(bin));
+    r = trace("stats " + bin);
+    EXPECT_NE(r.out.find("(binary, v2)\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  dma_map           3288\n"), std::string::npos) << r.out;
+    // defaults: 1500 B rx buffers, ring 256, one device, 64 B headroom
+    r = trace("gen buffers --count 2 --size 1500 -o -");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1 + 1 + 258 + 4);
+    EXPECT_NE(r.out.find("dma_map sid=00:03.0 handle=256 pa=0x"), std::string::npos);
+    EXPECT_NE(r.out.find("040 len=1500 perm=w\n"), std::string::npos);
+    EXPECT_NE(r.out.find("dma sid=00:03.0 handle=2 off=0 len=1500 op=w\n"), std::string::npos);
+    EXPECT_EQ(r.out.find("more"), std::string::npos);
+    for (const auto &p : {a, b, c, bin, back, b + ".bin"})
+        std::remove(p.c_str());
+}
+
 TEST(TraceCli, GenIsDeterministicAndConvertIsLossless)
 {
     NEED_BIN();
@@ -149,7 +283,7 @@ TEST(TraceCli, GenIsDeterministicAndConvertIsLossless)
     ASSERT_EQ(trace("gen window --window 1M --size 256 --count 3000 --page 2M --op write --seed 10 -o " + c).rc, 0);
     EXPECT_EQ(slurp(a), slurp(b));
     EXPECT_NE(slurp(a), slurp(c));
-    EXPECT_EQ(slurp(a).rfind("# iommusim trace v1\nattach sid=01:00.0 did=1 mode=sl\n"
+    EXPECT_EQ(slurp(a).rfind("# iommusim trace v2\nattach sid=01:00.0 did=1 mode=sl\n"
                              "map did=1 iova=0x100000000 pa=0x100000000 len=0x200000 perm=rw page=2M\n",
                              0),
               0u);
@@ -270,6 +404,82 @@ TEST(TraceCli, Stats)
     std::remove(t.c_str());
 }
 
+// The buffer part of stats: handles live, bytes mapped, and a line per kind of event that
+// does not add up (the format checks events one by one; stats and the replay see the state).
+TEST(TraceCli, StatsBufferEvents)
+{
+    NEED_BIN();
+    std::string t = tmp_path("sb.trace");
+    spit(t, "# iommusim trace v2\n"
+            "attach sid=00:03.0 did=1 mode=sl\n"
+            "dma_map sid=00:03.0 handle=1 pa=0x1040 len=1000 perm=w more\n"
+            "dma_map sid=00:03.0 handle=1 pa=0x5000 len=500 perm=w\n"
+            "dma_map sid=00:03.0 handle=2 pa=0x9040 len=100 perm=r cpu=3 t=10\n"
+            "dma sid=00:03.0 handle=1 off=0 len=1500 op=w\n"
+            "dma sid=00:03.0 handle=2 off=50 len=50 op=r\n"
+            "dma sid=00:03.0 iova=0x1000 len=64 op=r\n"
+            "dma_unmap handle=1 cpu=3 t=20\n"
+            // the inconsistencies, one of each
+            "dma sid=00:03.0 handle=1 len=1 op=w\n"            // unmapped
+            "dma sid=00:04.0 handle=2 len=1 op=r\n"            // another device's
+            "dma sid=00:03.0 handle=2 off=60 len=41 op=r\n"    // beyond the end
+            "dma_unmap handle=9\n"                             // never mapped
+            "dma_map sid=00:03.0 handle=2 pa=0x9040 len=100 perm=r\n" // mapped twice
+            "dma_map sid=00:03.0 handle=5 pa=0x1 len=1 perm=r more\n"
+            "dma sid=00:03.0 handle=5 len=1 op=r\n"            // list not complete
+            "dma_map sid=00:04.0 handle=5 pa=0x2 len=1 perm=r more\n" // another device's list
+            "dma_map sid=00:03.0 handle=6 pa=0x3 len=1 perm=r more\n"
+            "dma_unmap handle=6\n"                             // list not complete
+            "dma_map sid=00:03.0 handle=7 pa=0x3 len=1 perm=r more\n"); // never completed (5 too)
+    Result r = trace("stats " + t);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const char *want[] = {
+        "trace       " , // the path, then
+        " (text, v2)\n",
+        "events      19\n",
+        "  dma                  7\n",
+        "  dma_map              8\n",
+        "  dma_unmap            3\n",
+        "footprint   1 distinct 4 KB pages (4.0 KiB), per device and PASID, of dmas by iova\n",
+        "buffers     6 mapped in 8 dma_map segments, 1704 bytes (1.7 KiB); 3 unmapped, 1501 bytes\n",
+        "  live      peak 3 handles, 1600 bytes (1.6 KiB); at the end 3 handles, 103 bytes\n",
+        "  dmas      6 by handle, 1594 bytes (1.6 KiB)\n",
+        "  problem   1 dma by a handle that is not mapped\n",
+        "  problem   1 dma by a handle whose segment list is not complete (last had 'more')\n",
+        "  problem   1 dma by a handle mapped for another device\n",
+        "  problem   1 dma beyond the end of its buffer (off + len > bytes mapped)\n",
+        "  problem   1 dma_unmap of a handle that is not mapped\n",
+        "  problem   1 dma_unmap of a handle whose segment list is not complete\n",
+        "  problem   1 dma_map of a handle that is already mapped (no dma_unmap before)\n",
+        "  problem   1 dma_map segment of a list for another device\n",
+        "  problem   2 segment list never completed (the last dma_map had 'more')\n",
+    };
+    for (const char *w : want)
+        EXPECT_NE(r.out.find(w), std::string::npos) << "missing: " << w << "in:\n" << r.out;
+
+    // v1 files: read, shown as v1; a buffer event in one is an error naming the line
+    spit(t, "# iommusim trace v1\nattach sid=00:03.0 did=1 mode=sl\n");
+    r = trace("stats " + t);
+    EXPECT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(r.out.find(" (text, v1)\n"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("buffers"), std::string::npos) << r.out;
+    spit(t, "# iommusim trace v1\nattach sid=00:03.0 did=1 mode=sl\ndma_unmap handle=1\n");
+    r = trace("stats " + t);
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_EQ(r.err, t + ":3: dma_unmap is new in trace version 2, but the header says v1\n");
+    spit(t, "# iommusim trace v3\nattach sid=00:03.0 did=1 mode=sl\n");
+    r = trace("stats " + t);
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_EQ(r.err, t + ":1: unsupported trace version 'v3' (this build reads v1 and v2)\n");
+    // bad buffer lines through the program: one line naming file and line
+    spit(t, "dma_map sid=00:03.0 handle=1 pa=0x0 len=1 perm=r\ndma sid=00:03.0 iova=0x0 handle=1 len=1 op=r\n");
+    r = trace("convert " + t + " " + t + ".bin");
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_EQ(r.err, t + ":2: dma: iova and handle exclude each other (address by one or the other)\n");
+    EXPECT_FALSE(exists(t + ".bin"));
+    std::remove(t.c_str());
+}
+
 TEST(TraceCli, SamplesRegenerateByteForByte)
 {
     NEED_BIN();
@@ -277,12 +487,13 @@ TEST(TraceCli, SamplesRegenerateByteForByte)
     struct Sample {
         const char *file, *args;
     } samples[] = {
-        {"window-256k-64b.trace", "--window 256K --size 64 --count 20000 --page 4K --op read --seed 1"},
-        {"window-64m-2m.bin", "--window 64M --size 512 --count 20000 --page 2M --op write --seed 1"},
+        {"window-256k-64b.trace", "window --window 256K --size 64 --count 20000 --page 4K --op read --seed 1"},
+        {"window-64m-2m.bin", "window --window 64M --size 512 --count 20000 --page 2M --op write --seed 1"},
+        {"buffers-rx-1500.trace", "buffers --count 2000 --size 1500 --devices 2 --seed 1"},
     };
     for (const Sample &s : samples) {
         std::string out = tmp_path(s.file);
-        Result r = trace(std::string("gen window ") + s.args + " -o " + out);
+        Result r = trace(std::string("gen ") + s.args + " -o " + out);
         ASSERT_EQ(r.rc, 0) << r.err;
         EXPECT_EQ(slurp(out), slurp(dir + s.file)) << s.file << " differs from its generator";
         std::remove(out.c_str());

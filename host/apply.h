@@ -1,25 +1,53 @@
 /*
- * apply.h — applies a host-side trace event (attach, detach, map, unmap, inv) to the tables
- * the host writes and to the unit's caches, in zero time. Both the functional replay and the
- * timed system's trace driver use it, so a trace means the same in both modes. Events of the
- * interrupt issue (msi, irte, sched) and device-TLB/IEC/wait invalidations change nothing yet.
+ * apply.h — applies a host-side trace event to the simulated host: attach/detach and the
+ * DMA-level map/unmap change the tables; an `inv` event becomes its VT-d descriptor(s) in the
+ * invalidation queue (a `wait` an invalidation-wait descriptor); the buffer-level dma_map /
+ * dma_unmap go through the DMA-API model and its flush policy (host/dma_api.h). Both the
+ * functional replay and the timed system's driver use it, so a trace means the same in both
+ * modes; what remains to be done in time (doorbell, waiting, freeing IOVAs, opening
+ * protection windows) comes back in a struct iommu_dma_work. Events of the interrupt issue
+ * (msi, irte, sched) change nothing yet.
  */
 #ifndef IOMMU_HOST_APPLY_H
 #define IOMMU_HOST_APPLY_H
 
 #include "../model/iommu/iommu.h"
 #include "../traces/trace.h"
+#include "dma_api.h"
 #include "host.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* The host side of one simulated system. */
+struct iommu_host_env {
+    iommu_host_t *h;
+    iommu_t *u;
+    iommu_invq_t *q;
+    iommu_prot_t *prot;
+    iommu_dma_t *dma;
+    iommu_physmem_t *mem;
+};
+
+/* The VT-d descriptor of an `inv` event (qw[4]); false for a `wait` (no descriptor: the caller
+ * queues an invalidation wait). */
+bool iommu_inv_event_desc(const struct iommu_trace_event *ev, const struct iommu_cfg *cfg,
+                          uint64_t qw[4]);
+
 /* Returns IOMMU_OK, or the failing status with what[] naming the operation ("map domain 1
- * iova 0x1000 len 0x2000"). *removed (may be NULL) receives the cache entries an inv event
- * removed. A dma event is not a host event: IOMMU_ERR_INVAL. */
-enum iommu_status iommu_host_apply(iommu_host_t *h, iommu_t *u, const struct iommu_trace_event *ev,
-                                   uint32_t *removed, char *what, size_t what_size);
+ * iova 0x1000 len 0x2000"). A dma event is not a host event: IOMMU_ERR_INVAL. */
+enum iommu_status iommu_host_apply(const struct iommu_host_env *env,
+                                   const struct iommu_trace_event *ev, uint64_t now_ns,
+                                   struct iommu_dma_work *w, char *what, size_t what_size);
+
+/* Functional completion of a work item at now_ns: rings the doorbell, runs the queue to the
+ * end, checks the wait's status word, frees the IOVAs the flush held and opens the
+ * protection windows of an unmap. IOMMU_ERR_FORMAT when the queue stopped on an error before
+ * the wait completed (what[] says which). */
+enum iommu_status iommu_host_complete_functional(const struct iommu_host_env *env,
+                                                 const struct iommu_dma_work *w, unsigned cpu,
+                                                 uint64_t now_ns, char *what, size_t what_size);
 
 #ifdef __cplusplus
 }

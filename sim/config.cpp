@@ -240,6 +240,8 @@ std::vector<KeySpec> build_schema()
     v.push_back(intkey("timing.iotlb_ports", 1, 64, "IOTLB lookups that can proceed at once", &IommuTiming::iotlb_ports, T_));
     v.push_back(floatkey("timing.pwc_ns", 0, 1e6, "paging-structure-cache lookup, once per walk", &IommuTiming::pwc_ns, T_));
     v.push_back(floatkey("timing.walk_step_ns", 0, 1e6, "walker work per table read, besides the memory read", &IommuTiming::walk_step_ns, T_));
+    v.push_back(floatkey("timing.inv_desc_ns", 0, 1e6, "invalidation engine: processing per descriptor after its fetch", &IommuTiming::inv_desc_ns, T_));
+    v.push_back(floatkey("timing.inv_cache_ns", 0, 1e6, "invalidation engine: time an invalidation holds each cache's lookup port", &IommuTiming::inv_cache_ns, T_));
     v.push_back(floatkey("timing.fault_ns", 0, 1e6, "fault recording before the error response", &IommuTiming::fault_ns, T_));
     using tlm_model::PcieLinkConfig;
     auto L_ = &CoreConfig::link;
@@ -289,6 +291,53 @@ std::vector<KeySpec> build_schema()
     v.push_back(intkey("device.posted", 1, 4096, "posted writes in flight per device", &EndpointConfig::posted, D_));
     v.push_back(strkey("device.tags_by_device", "per-device tags overriding device.tags: \"01:00.0=16,02:00.0=64\"", &CoreConfig::tags_by_device));
     v.push_back(strkey("system.devices", "endpoints: \"auto\" (every device with a dma in the trace) or a list \"01:00.0,02:00.0\"", &CoreConfig::devices));
+    // --- the host's DMA API and flush policy (host/dma_api.h) ---
+    {
+        KeySpec f{"host.flush", KeyType::String, 0, 0, 0, 0, {"strict", "lazy", "batched", "passthrough", "identity"},
+                  "flush policy of the DMA-API model for buffer-level events (dma_map/dma_unmap)", nullptr, nullptr};
+        f.get = [](const CoreConfig &c) { return json(iommu_flush_policy_name(c.dma.policy)); };
+        f.set = [](CoreConfig &c, const json &x) { c.dma.policy = (uint8_t)iommu_flush_policy_parse(x.get<std::string>().c_str()); };
+        v.push_back(f);
+    }
+    auto dint = [&v](const char *k, int64_t lo, int64_t hi, const char *desc, auto getp) {
+        KeySpec s{k, KeyType::Int, lo, hi, 0, 0, {}, desc, nullptr, nullptr};
+        s.get = [getp](const CoreConfig &c) { return json((int64_t)*getp(const_cast<CoreConfig &>(c))); };
+        s.set = [getp](CoreConfig &c, const json &x) { *getp(c) = (std::remove_reference_t<decltype(*getp(c))>)x.get<int64_t>(); };
+        v.push_back(s);
+    };
+    auto dbool = [&v](const char *k, const char *desc, auto getp) {
+        KeySpec s{k, KeyType::Bool, 0, 1, 0, 0, {}, desc, nullptr, nullptr};
+        s.get = [getp](const CoreConfig &c) { return json(*getp(const_cast<CoreConfig &>(c))); };
+        s.set = [getp](CoreConfig &c, const json &x) { *getp(c) = x.get<bool>(); };
+        v.push_back(s);
+    };
+    dint("host.cpus", 1, 1024, "CPUs running drivers (an event's cpu= must be below this)", [](CoreConfig &c) { return &c.dma.ncpus; });
+    dint("host.lazy.high_water", 1, 1 << 20, "lazy: flush-queue entries per (domain, CPU) before a flush", [](CoreConfig &c) { return &c.dma.lazy_hwm; });
+    dint("host.lazy.timeout_ns", 1, INT64_MAX, "lazy: flush timer after the first deferred unmap (ns)", [](CoreConfig &c) { return &c.dma.lazy_timeout_ns; });
+    dbool("host.lazy.global", "lazy: flush with a global IOTLB invalidation instead of a domain-selective one", [](CoreConfig &c) { return &c.dma.lazy_global; });
+    dint("host.batch", 1, 1 << 20, "batched: unmaps gathered into one range invalidation", [](CoreConfig &c) { return &c.dma.batch; });
+    {
+        KeySpec g{"host.cpu_ghz", KeyType::Float, 0, 0, 0.001, 100.0, {}, "CPU clock: converts waiting time into cycles", nullptr, nullptr};
+        g.get = [](const CoreConfig &c) { return json(c.dma.cpu_ghz); };
+        g.set = [](CoreConfig &c, const json &x) { c.dma.cpu_ghz = x.get<double>(); };
+        v.push_back(g);
+    }
+    dint("host.cycles.map", 0, 1 << 30, "cycles per dma_map call (DMA-API entry and bookkeeping)", [](CoreConfig &c) { return &c.dma.cycles.map; });
+    dint("host.cycles.map_page", 0, 1 << 30, "cycles per 4 KB page written into the page table", [](CoreConfig &c) { return &c.dma.cycles.map_page; });
+    dint("host.cycles.unmap", 0, 1 << 30, "cycles per dma_unmap call", [](CoreConfig &c) { return &c.dma.cycles.unmap; });
+    dint("host.cycles.unmap_page", 0, 1 << 30, "cycles per page cleared from the page table", [](CoreConfig &c) { return &c.dma.cycles.unmap_page; });
+    dint("host.cycles.iova_alloc", 0, 1 << 30, "cycles per IOVA allocation", [](CoreConfig &c) { return &c.dma.cycles.iova_alloc; });
+    dint("host.cycles.iova_step", 0, 1 << 30, "cycles per allocator tree node visited", [](CoreConfig &c) { return &c.dma.cycles.iova_step; });
+    dint("host.cycles.iova_free", 0, 1 << 30, "cycles per IOVA free", [](CoreConfig &c) { return &c.dma.cycles.iova_free; });
+    dint("host.cycles.fq_add", 0, 1 << 30, "lazy: cycles per flush-queue insertion", [](CoreConfig &c) { return &c.dma.cycles.fq_add; });
+    dint("host.cycles.desc", 0, 1 << 30, "cycles per invalidation descriptor written", [](CoreConfig &c) { return &c.dma.cycles.desc; });
+    dint("host.cycles.doorbell", 0, 1 << 30, "cycles per IQT doorbell (uncached MMIO write)", [](CoreConfig &c) { return &c.dma.cycles.doorbell; });
+    dint("host.cycles.direct", 0, 1 << 30, "passthrough: cycles per dma_map/dma_unmap (dma-direct)", [](CoreConfig &c) { return &c.dma.cycles.direct; });
+    dbool("host.iova.rcache", "per-CPU IOVA range caches (Linux always has them)", [](CoreConfig &c) { return &c.dma.iova.rcache; });
+    dbool("host.iova.forcedac", "never try 32-bit IOVAs first (iommu.forcedac=1)", [](CoreConfig &c) { return &c.dma.iova.forcedac; });
+    dint("host.qi.qs", 0, 7, "invalidation queue size: 4 KB << qs (IQA_REG.QS)", [](CoreConfig &c) { return &c.dma.qi_qs; });
+    cache_keys(v, "iec", "interrupt-entry cache (tag: interrupt index; emptied by IEC invalidations)",
+               [](CoreConfig &c) -> iommu_cache_cfg & { return c.unit.iec; });
     v.push_back(boolkey("host.service_faults", "the host's fault handler reads and clears fault records after every DMA (false: records fill up and overflow)", &CoreConfig::service_faults));
     return v;
 }
@@ -321,6 +370,7 @@ Config::Config()
 {
     iommu_cfg_default(&cfg_.unit);
     iommu_host_cfg_default(&cfg_.host);
+    iommu_dma_cfg_default(&cfg_.dma);
     cfg_.service_faults = true;
 }
 
@@ -520,6 +570,7 @@ CoreConfig Config::core() const
     fix(c.unit.iotlb.c1g);
     fix(c.unit.context_cache);
     fix(c.unit.pasid_cache);
+    fix(c.unit.iec);
     for (auto &l : c.unit.pwc.level)
         fix(l);
     c.host.haw = c.unit.haw;
@@ -528,6 +579,8 @@ CoreConfig Config::core() const
     if (iommu_cfg_validate(&c.unit, &key, &why) != IOMMU_OK)
         throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
     if (iommu_host_cfg_validate(&c.host, &key, &why) != IOMMU_OK)
+        throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
+    if (iommu_dma_cfg_validate(&c.dma, &key, &why) != IOMMU_OK)
         throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
     std::string key2, why2;
     if (!tlm_model::validate(c.link, &key2, &why2))
@@ -576,6 +629,7 @@ tlm_model::TimedConfig timed_config(const CoreConfig &c)
     tlm_model::TimedConfig t;
     t.unit = c.unit;
     t.host = c.host;
+    t.dma = c.dma;
     t.service_faults = c.service_faults;
     t.timing = c.timing;
     t.link = c.link;

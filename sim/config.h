@@ -14,6 +14,7 @@
 #include "model/tlm/system.h"
 
 extern "C" {
+#include "host/dma_api.h"
 #include "host/host.h"
 #include "model/iommu/iommu.h"
 }
@@ -29,6 +30,7 @@ struct InputError : std::runtime_error {
 struct CoreConfig {
     iommu_cfg unit;
     iommu_host_cfg host;
+    iommu_dma_cfg dma;          // the DMA-API model and flush policy (host.*)
     bool service_faults = true; // host fault handler clears fault records after each DMA
     // the timed system (iommusim run)
     tlm_model::IommuTiming timing;

@@ -19,6 +19,7 @@
 extern "C" {
 #include "host/apply.h"
 #include "host/host.h"
+#include "model/invq/invq.h"
 #include "model/iommu/iommu.h"
 #include "traces/trace.h"
 }
@@ -38,6 +39,9 @@ using StatsPtr = std::unique_ptr<iommu_stats_t, Deleter<iommu_stats_t, iommu_sta
 using HostPtr = std::unique_ptr<iommu_host_t, Deleter<iommu_host_t, iommu_host_destroy>>;
 using UnitPtr = std::unique_ptr<iommu_t, Deleter<iommu_t, iommu_destroy>>;
 using ReaderPtr = std::unique_ptr<iommu_trace_reader_t, Deleter<iommu_trace_reader_t, iommu_trace_close>>;
+using InvqPtr = std::unique_ptr<iommu_invq_t, Deleter<iommu_invq_t, iommu_invq_destroy>>;
+using ProtPtr = std::unique_ptr<iommu_prot_t, Deleter<iommu_prot_t, iommu_prot_destroy>>;
+using DmaPtr = std::unique_ptr<iommu_dma_t, Deleter<iommu_dma_t, iommu_dma_destroy>>;
 
 
 // Replay-level counters, registered in the same registry as the unit's.
@@ -69,13 +73,17 @@ struct ReplayCounters {
 
 struct ChunkCtx {
     Sweep *sweep;
+    iommu_prot_t *prot;
 };
 
 void on_chunk(const iommu_op *op, bool faulted, void *vctx)
 {
     auto *c = static_cast<ChunkCtx *>(vctx);
-    if (c->sweep && !faulted && op->report.iotlb_lookup)
+    if (faulted)
+        return;
+    if (c->sweep && op->report.iotlb_lookup)
         c->sweep->access(op->xlat.did, op->tag_pasid, op->xlat.iova, op->xlat.page_shift);
+    iommu_prot_access(c->prot, op->xlat.did, op->xlat.iova, op->report.iotlb_hit);
 }
 
 class Replayer {
@@ -90,10 +98,21 @@ public:
         if (!host_ || !unit_)
             throw std::runtime_error("cannot create the simulated system (out of memory?)");
         iommu_set_root_table(unit_.get(), iommu_host_rtaddr(host_.get()));
+        invq_.reset(iommu_invq_create(unit_.get(), stats_.get()));
+        prot_.reset(iommu_prot_create(unit_.get(), stats_.get()));
+        if (!invq_ || !prot_)
+            throw std::bad_alloc();
+        dma_.reset(iommu_dma_create(&cfg_.dma, host_.get(), unit_.get(), invq_.get(), mem_.get(),
+                                    prot_.get(), stats_.get()));
+        if (!dma_)
+            throw std::runtime_error("cannot create the host DMA-API model (out of memory?)");
+        iommu_invq_set_observer(invq_.get(), iommu_prot_observer, prot_.get());
+        env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get()};
         rc_ = std::make_unique<ReplayCounters>(stats_.get());
         if (!opt.sweep.empty())
             sweep_ = std::make_unique<Sweep>(opt.sweep, cfg_.unit);
         chunk_ctx_.sweep = sweep_.get();
+        chunk_ctx_.prot = prot_.get();
     }
 
     ReplayResult run(const Config &cfg)
@@ -132,6 +151,14 @@ public:
         }
         if (r < 0)
             throw InputError(err.msg);
+        // deferred invalidations still pending: flushed at the end, then open windows closed
+        for (;;) {
+            iommu_dma_work w;
+            if (iommu_dma_flush_all(dma_.get(), 0, now_, &w) != IOMMU_OK || !w.wait)
+                break;
+            complete(w, 0, rd.get());
+        }
+        iommu_prot_finish(prot_.get(), now_);
         auto t1 = std::chrono::steady_clock::now();
         if (opt_.progress)
             std::fprintf(stderr, "\r%60s\r", "");
@@ -154,44 +181,94 @@ private:
                          std::to_string(iommu_trace_position(rd)) + ": " + why);
     }
 
+    // Completes a host operation's work at once (untimed): the queue runs to the end.
+    void complete(const iommu_dma_work &w, unsigned cpu, const iommu_trace_reader_t *rd)
+    {
+        char what[160];
+        if (iommu_host_complete_functional(&env_, &w, cpu, now_, what, sizeof what) != IOMMU_OK)
+            bad(rd, what);
+    }
+
     void apply(const iommu_trace_event &ev, const iommu_trace_reader_t *rd)
     {
         (*rc_->ev[ev.type])++;
+        if (ev.flags & IOMMU_EVF_TIME) {
+            if (ev.time_ns > now_)
+                now_ = ev.time_ns;
+            // lazy flush timers that expired before this event
+            while (iommu_dma_next_timer(dma_.get()) <= now_) {
+                iommu_dma_work w;
+                if (iommu_dma_timer(dma_.get(), 0, now_, &w) != IOMMU_OK || !w.wait)
+                    break;
+                complete(w, 0, rd);
+            }
+        }
         if (ev.type == IOMMU_EV_DMA) {
-            dma(ev, (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE);
+            dma(ev, (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE, rd);
             return;
         }
-        char what[128];
-        uint32_t removed = 0;
-        enum iommu_status st = iommu_host_apply(host_.get(), unit_.get(), &ev, &removed, what, sizeof what);
+        char what[160];
+        iommu_dma_work w;
+        enum iommu_status st = iommu_host_apply(&env_, &ev, now_, &w, what, sizeof what);
         if (st != IOMMU_OK)
             bad(rd, std::string(what) + ": " + iommu_status_str(st));
-        *rc_->inv_removed += removed;
+        const uint64_t removed0 = counter(stats_.get(), "inv.removed.iotlb") +
+                                  counter(stats_.get(), "inv.removed.context");
+        complete(w, ev.type == IOMMU_EV_DMA_MAP || ev.type == IOMMU_EV_DMA_UNMAP ? ev.cpu : 0, rd);
+        *rc_->inv_removed += counter(stats_.get(), "inv.removed.iotlb") +
+                             counter(stats_.get(), "inv.removed.context") - removed0;
         if (sweep_ && ev.type == IOMMU_EV_INV)
             sweep_->invalidate(ev.inv_type, ev.did,
                                (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE, ev.iova, ev.am);
     }
 
-    void dma(const iommu_trace_event &ev, iommu_pasid_t pasid)
+    void dma(const iommu_trace_event &ev, iommu_pasid_t pasid, const iommu_trace_reader_t *rd)
     {
-        iommu_req req{};
-        req.sid = iommu_host_requester_id(host_.get(), ev.sid);
-        req.pasid = pasid;
-        req.iova = ev.iova;
-        req.len = ev.len;
-        req.access = ev.access;
         (*rc_->dma_count)++;
         *rc_->dma_bytes += ev.len;
         if (ev.access & IOMMU_ACC_W)
             (*rc_->dma_writes)++;
         else
             (*rc_->dma_reads)++;
-        iommu_translate_functional(unit_.get(), &op_, &req, sweep_ ? on_chunk : nullptr, &chunk_ctx_);
+        iommu_req req{};
+        req.sid = iommu_host_requester_id(host_.get(), ev.sid);
+        req.pasid = pasid;
+        req.access = ev.access;
+        if (!(ev.flags & IOMMU_EVF_HANDLE)) {
+            req.iova = ev.iova;
+            req.len = ev.len;
+            translate(req);
+            return;
+        }
+        // addressed by buffer: one request per scatter-gather segment it touches
+        for (uint64_t off = ev.iova, left = ev.len; left;) {
+            uint64_t iova, piece;
+            iommu_sid_t owner;
+            enum iommu_status st = iommu_dma_resolve(dma_.get(), ev.handle, off, left, &iova, &piece, &owner);
+            if (st != IOMMU_OK)
+                bad(rd, "dma handle " + std::to_string(ev.handle) +
+                            (st == IOMMU_ERR_NOTFOUND ? ": no buffer is mapped with this handle"
+                                                      : ": offset/len beyond the buffer"));
+            req.iova = iova;
+            req.len = piece;
+            if (!translate(req))
+                return;
+            off += piece;
+            left -= piece;
+        }
+    }
+
+    // false when the request faulted
+    bool translate(const iommu_req &req)
+    {
+        iommu_translate_functional(unit_.get(), &op_, &req, on_chunk, &chunk_ctx_);
         if (op_.fault_recorded || op_.fault_reason) {
             (*rc_->dma_faulted)++;
             if (cfg_.service_faults)
                 *rc_->faults_serviced += iommu_fault_service(unit_.get(), nullptr, nullptr);
+            return false;
         }
+        return true;
     }
 
 
@@ -214,6 +291,8 @@ private:
         d["walk.reads_per_walk"] = walks ? (double)counter(s, "walk.mem_reads") / (double)walks : 0.0;
         d["walk.reads_per_translation"] =
             counter(s, "translations") ? (double)counter(s, "walk.mem_reads") / (double)counter(s, "translations") : 0.0;
+        out["counters"]["host.cycles_per_io"] = iommu_dma_cycles_per_io(dma_.get());
+        d["host.cycles_per_io"] = iommu_dma_cycles_per_io(dma_.get());
         out["derived"] = d;
         if (sweep_)
             out["sweep"] = sweep_->to_json();
@@ -298,6 +377,11 @@ private:
     StatsPtr stats_;
     HostPtr host_;
     UnitPtr unit_;
+    InvqPtr invq_;
+    ProtPtr prot_;
+    DmaPtr dma_;
+    iommu_host_env env_{};
+    uint64_t now_ = 0; // trace time (ns) of the latest timestamped event
     std::unique_ptr<ReplayCounters> rc_;
     std::unique_ptr<Sweep> sweep_;
     ChunkCtx chunk_ctx_{};

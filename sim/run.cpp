@@ -53,6 +53,24 @@ void put_dma(json &c, const std::string &pre, const DmaStats &s)
     c[pre + "translation.latency_ns.mean"] = s.translation.mean_ns();
 }
 
+// Host (DMA API) and invalidation timing: what the CPU spent and how long it waited.
+void put_host(json &c, const TimedSystem &sys)
+{
+    const HostTimedStats &h = sys.host_stats();
+    const InvTlmStats &v = sys.iommu().inv_stats();
+    c["host.cycles_per_io"] = sys.cycles_per_io();
+    c["host.busy_ns"] = (double)h.busy_ps / 1000.0;
+    c["host.ops"] = h.ops;
+    c["inv.wait_ns.mean"] = h.waits ? (double)h.wait_ps / (double)h.waits / 1000.0 : 0.0;
+    c["inv.wait_ns.max"] = (double)h.wait_max_ps / 1000.0;
+    c["inv.doorbells"] = h.doorbells;
+    c["inv.queue.pending_mean"] = h.doorbells ? (double)h.pending_sum / (double)h.doorbells : 0.0;
+    c["inv.queue.pending_max"] = h.pending_max;
+    c["inv.engine.busy_ns"] = (double)v.busy_ps / 1000.0;
+    c["inv.engine.drain_waits"] = v.drain_waits;
+    c["inv.engine.drain_ns"] = (double)v.drain_ps / 1000.0;
+}
+
 json hist_json(const Latency &l)
 {
     json b = json::array();
@@ -120,6 +138,20 @@ std::string summary(const TimedSystem &sys, const Config &cfg, const RunOptions 
       << group_digits(tr) << ", walks " << group_digits(counter(st, "walk.count")) << " ("
       << group_digits(counter(st, "walk.coalesced")) << " coalesced), faults "
       << group_digits(counter(st, "faults.total")) << "\n";
+    const HostTimedStats &hs = sys.host_stats();
+    if (counter(st, "host.dma_unmaps") || counter(st, "inv.descriptors")) {
+        o << "  host: " << group_digits(counter(st, "host.dma_maps")) << " dma_map, "
+          << group_digits(counter(st, "host.dma_unmaps")) << " dma_unmap, "
+          << fmt("%.0f", sys.cycles_per_io()) << " cycles per I/O; invalidation: "
+          << group_digits(counter(st, "inv.descriptors")) << " descriptors, "
+          << group_digits(hs.waits) << " waits of " << fmt("%.1f", hs.waits ? (double)hs.wait_ps / (double)hs.waits / 1000.0 : 0.0)
+          << " ns mean\n";
+        o << "  protection: " << group_digits(counter(st, "protection.stale_pages"))
+          << " stale pages after unmap, longest window "
+          << fmt("%.1f", (double)counter(st, "protection.stale_window_ns.max") / 1000.0) << " us, "
+          << group_digits(counter(st, "protection.stale_accesses")) << " stale accesses, "
+          << group_digits(counter(st, "protection.subpage_exposed_bytes")) << " sub-page bytes exposed\n";
+    }
     return o.str();
 }
 
@@ -178,6 +210,7 @@ int cmd_run(int argc, char **argv)
             c["iommu.slot_waits"] = is.slot_waits;
             c["iommu.walker_waits"] = is.walker_waits;
             c["iommu.table_reads"] = is.table_reads;
+            put_host(c, sys);
             c["memory.accesses"] = sys.memory().stats().accesses;
             c["memory.pt_cache.hits"] = sys.memory().stats().pt_hits;
             c["sim.time_ns"] = (double)sys.sim_time_ps() / 1000.0;

@@ -55,6 +55,8 @@ struct iommu_invq {
     const struct iommu_cfg *cfg;
     iommu_devtlb_inv_fn devtlb_fn;
     void *devtlb_ctx;
+    iommu_invq_observer_fn obs;
+    void *obs_ctx;
     bool enabled;   /* GSTS.QIES                                   */
     uint64_t iqa;   /* IQA_REG                                     */
     uint32_t qbytes; /* queue size in bytes (4 KB << QS)           */
@@ -90,6 +92,12 @@ void iommu_invq_set_devtlb_handler(iommu_invq_t *q, iommu_devtlb_inv_fn fn, void
 {
     q->devtlb_fn = fn;
     q->devtlb_ctx = ctx;
+}
+
+void iommu_invq_set_observer(iommu_invq_t *q, iommu_invq_observer_fn fn, void *ctx)
+{
+    q->obs = fn;
+    q->obs_ctx = ctx;
 }
 
 /* ---------------------------------------------------------------- registers ---------- */
@@ -295,6 +303,8 @@ void iommu_invq_execute(iommu_invq_t *q, const uint64_t *qw, struct iommu_invq_r
     r->removed = n;
     q->c[QC_DESC]++;
     q->head = (q->head + iommu_invq_desc_bytes(q)) % q->qbytes;
+    if (q->obs)
+        q->obs(q->obs_ctx, r);
 }
 
 uint32_t iommu_invq_run(iommu_invq_t *q, iommu_physmem_t *mem)

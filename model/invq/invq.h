@@ -50,11 +50,15 @@ typedef uint32_t (*iommu_devtlb_inv_fn)(void *ctx, iommu_sid_t sid, uint64_t bas
                                         unsigned size_shift);
 
 typedef struct iommu_invq iommu_invq_t;
+struct iommu_invq_result;
+/* Called after every descriptor that executed without error (protection metrics, traces). */
+typedef void (*iommu_invq_observer_fn)(void *ctx, const struct iommu_invq_result *r);
 
 /* The invalidation hardware of unit u; counters "inv.*" registered in stats. */
 iommu_invq_t *iommu_invq_create(iommu_t *u, iommu_stats_t *stats);
 void iommu_invq_destroy(iommu_invq_t *q); /* accepts NULL */
 void iommu_invq_set_devtlb_handler(iommu_invq_t *q, iommu_devtlb_inv_fn fn, void *ctx);
+void iommu_invq_set_observer(iommu_invq_t *q, iommu_invq_observer_fn fn, void *ctx);
 
 /* ---- registers ---- */
 /* GCMD.QIE: enabling resets IQH to 0 (software programs IQA and IQT = 0 first). Enabling

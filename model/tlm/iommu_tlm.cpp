@@ -53,6 +53,7 @@ struct Iommu::Op {
     uint32_t order_key = 0;
     uint64_t seq = 0;
     bool chunked = false;      // first chunk done (first_pa valid)
+    uint64_t epoch = 0;        // invalidation epoch when its translation began
 };
 
 Iommu::Iommu(sc_module_name name, iommu_t *unit, const IommuTiming &timing)
@@ -69,6 +70,9 @@ Iommu::Iommu(sc_module_name name, iommu_t *unit, const IommuTiming &timing)
     pwc_ps_ = ns_to_ps(t_.pwc_ns);
     step_ps_ = ns_to_ps(t_.walk_step_ns);
     fault_ps_ = ns_to_ps(t_.fault_ns);
+    inv_desc_ps_ = ns_to_ps(t_.inv_desc_ns);
+    inv_cache_ps_ = ns_to_ps(t_.inv_cache_ns);
+    inflight_.push_back(0);
     upstream.register_nb_transport_fw(this, &Iommu::nb_transport_fw);
     memory.register_nb_transport_bw(this, &Iommu::nb_transport_bw_mem);
     regs.register_b_transport(this, &Iommu::b_transport_regs);
@@ -77,6 +81,9 @@ Iommu::Iommu(sc_module_name name, iommu_t *unit, const IommuTiming &timing)
     dont_initialize();
     SC_METHOD(on_memory);
     sensitive << mem_peq_.get_event();
+    dont_initialize();
+    SC_METHOD(on_inv);
+    sensitive << inv_ev_;
     dont_initialize();
 }
 
@@ -256,6 +263,8 @@ void Iommu::on_arrival()
 
 void Iommu::start_op(Op *op, uint64_t t_ps)
 {
+    op->epoch = epoch_;
+    inflight_.back()++;
     op->has_slot = true;
     busy_slots_++;
     stats_.slot_wait_ps += t_ps - op->arrive_ps;
@@ -379,6 +388,30 @@ void Iommu::on_memory()
     const uint64_t now = to_ps(sc_time_stamp());
     while (tlm::tlm_generic_payload *gp = mem_peq_.get_next_transaction()) {
         IommuExt &e = PayloadPool::ext(*gp);
+        if (e.owner == &inv_tag_) { // the invalidation engine's fetch or status access
+            const bool ok = gp->get_response_status() == tlm::TLM_OK_RESPONSE;
+            if (inv_state_ == InvState::Fetching && ok)
+                std::memcpy(inv_words_, gp->get_data_ptr(), gp->get_data_length());
+            gp->release();
+            if (inv_state_ == InvState::Fetching) {
+                if (!ok) {
+                    iommu_invq_fetch_failed(invq_);
+                    inv_state_ = InvState::Idle;
+                    if (inv_listener_)
+                        inv_listener_->inv_stopped(now);
+                } else {
+                    inv_fetched(now);
+                }
+            } else { // status write done
+                iommu_physmem_write(physmem_, inv_res_.status_addr, &inv_res_.status_data, 4);
+                inv_state_ = InvState::Idle;
+                inv_stats_.busy_ps += now - inv_busy_from_;
+                if (inv_listener_)
+                    inv_listener_->inv_wait_done(inv_res_.status_addr, inv_res_.status_data, now);
+                inv_ev_.notify(SC_ZERO_TIME);
+            }
+            continue;
+        }
         Op *op = static_cast<Op *>(e.owner);
         if (e.purpose == Purpose::TableRead) {
             uint64_t buf[8];
@@ -429,6 +462,7 @@ void Iommu::walk_ended(Op *op, bool ok, uint64_t t_ps)
 
 void Iommu::translated(Op *op, uint64_t t_ps)
 {
+    iommu_prot_access(prot_, op->op.xlat.did, op->op.xlat.iova, op->op.report.iotlb_hit);
     if (!op->chunked) {
         op->first_pa = op->op.xlat.pa;
         op->chunked = true;
@@ -473,6 +507,13 @@ void Iommu::faulted(Op *op, uint64_t t_ps)
 
 void Iommu::release_slot(Op *op, uint64_t t_ps)
 {
+    inflight_[op->epoch - epoch_base_]--;
+    while (inflight_.size() > 1 && inflight_.front() == 0) {
+        inflight_.pop_front();
+        epoch_base_++;
+    }
+    if (inv_state_ == InvState::Drain)
+        inv_try_complete_wait(t_ps);
     slots_.release(op->slot, t_ps);
     op->has_slot = false;
     busy_slots_--;
@@ -519,6 +560,137 @@ void Iommu::deliver(Op *op)
     sc_time delay = ps(op->ready_ps > now ? op->ready_ps - now : 0);
     upstream[e.port]->nb_transport_bw(*op->gp, ph, delay);
     free_op(op);
+}
+
+} // namespace iommusim::tlm_model
+
+namespace iommusim::tlm_model {
+
+// ---------------------------------------------------------------- invalidation engine ---
+
+void Iommu::attach_invq(iommu_invq_t *q, iommu_physmem_t *mem, InvListener *l)
+{
+    invq_ = q;
+    physmem_ = mem;
+    inv_listener_ = l;
+}
+
+void Iommu::doorbell(uint64_t iqt)
+{
+    iommu_invq_write_iqt(invq_, iqt);
+    if (inv_state_ == InvState::Idle)
+        inv_ev_.notify(SC_ZERO_TIME);
+}
+
+uint64_t Iommu::older_inflight(uint64_t epoch) const
+{
+    uint64_t n = 0;
+    for (uint64_t e = epoch_base_; e < epoch && e - epoch_base_ < inflight_.size(); e++)
+        n += inflight_[e - epoch_base_];
+    return n;
+}
+
+// One memory access of the engine (a descriptor fetch, or the status write's timing).
+static void engine_access(tlm_utils::simple_initiator_socket<Iommu> &memory, PayloadPool &pool,
+                          tlm_utils::peq_with_get<tlm::tlm_generic_payload> &peq, void *tag,
+                          uint64_t addr, unsigned size, uint64_t delay_ps)
+{
+    tlm::tlm_generic_payload *gp = pool.get();
+    IommuExt &e = PayloadPool::ext(*gp);
+    e.purpose = Purpose::TableRead; // memory returns the bytes (the status write is timed as
+    e.owner = tag;                  // an access of the same size; its bytes are written here)
+    gp->set_command(tlm::TLM_READ_COMMAND);
+    gp->set_address(addr);
+    gp->set_data_length(size);
+    tlm::tlm_phase ph = tlm::BEGIN_REQ;
+    sc_time delay = sc_time((double)delay_ps, SC_PS);
+    tlm::tlm_sync_enum r = memory->nb_transport_fw(*gp, ph, delay);
+    if (r == tlm::TLM_COMPLETED || (r == tlm::TLM_UPDATED && ph == tlm::BEGIN_RESP))
+        peq.notify(*gp, delay);
+}
+
+void Iommu::on_inv()
+{
+    const uint64_t now = to_ps(sc_time_stamp());
+    if (!invq_)
+        return;
+    if (inv_state_ == InvState::Idle) {
+        uint64_t addr;
+        unsigned size;
+        if (!iommu_invq_next_fetch(invq_, &addr, &size))
+            return;
+        inv_state_ = InvState::Fetching;
+        inv_busy_from_ = now;
+        inv_stats_.fetched++;
+        std::memset(inv_words_, 0, sizeof inv_words_);
+        engine_access(memory, table_pool_, mem_peq_, &inv_tag_, addr, size, 0);
+        return;
+    }
+    if (inv_state_ != InvState::Exec)
+        return;
+    // the descriptor takes effect now
+    if (inv_listener_)
+        inv_listener_->inv_executing(now);
+    iommu_invq_execute(invq_, inv_words_, &inv_res_);
+    if (inv_res_.error) {
+        inv_state_ = InvState::Idle;
+        inv_stats_.busy_ps += now - inv_busy_from_;
+        if (inv_listener_)
+            inv_listener_->inv_stopped(now);
+        return;
+    }
+    inv_stats_.executed++;
+    const uint8_t ty = inv_res_.d.type;
+    if (ty != IOMMU_QI_WAIT)
+        { epoch_++; inflight_.push_back(0); }
+    if (ty == IOMMU_QI_WAIT && inv_res_.status_write) {
+        inv_stats_.waits++;
+        inv_state_ = InvState::Drain;
+        drain_epoch_ = epoch_;
+        drain_from_ = now;
+        inv_try_complete_wait(now);
+        return;
+    }
+    inv_state_ = InvState::Idle;
+    inv_stats_.busy_ps += now - inv_busy_from_;
+    inv_ev_.notify(SC_ZERO_TIME);
+}
+
+void Iommu::inv_fetched(uint64_t t_ps)
+{
+    // processing, then the ports of the caches the descriptor invalidates
+    uint64_t t = t_ps + inv_desc_ps_;
+    const unsigned ty = inv_words_[0] & 0xf;
+    auto hold = [&](Resource &r) {
+        unsigned u;
+        uint64_t start;
+        if (r.acquire(t, inv_cache_ps_, &u, &start)) {
+            r.release(u, start + inv_cache_ps_);
+            t = start + inv_cache_ps_;
+        }
+    };
+    if (ty == IOMMU_QI_IOTLB || ty == IOMMU_QI_PASID_IOTLB)
+        hold(iotlb_ports_);
+    else if (ty == IOMMU_QI_CC)
+        hold(cc_ports_);
+    else if (ty == IOMMU_QI_PASID_CACHE)
+        hold(pc_ports_);
+    inv_state_ = InvState::Exec;
+    inv_ev_.notify(sc_time((double)(t - t_ps), SC_PS));
+}
+
+void Iommu::inv_try_complete_wait(uint64_t t_ps)
+{
+    if (older_inflight(drain_epoch_) != 0)
+        return;
+    if (t_ps > drain_from_) {
+        inv_stats_.drain_waits++;
+        inv_stats_.drain_ps += t_ps - drain_from_;
+    }
+    inv_state_ = InvState::Status;
+    const uint64_t now = to_ps(sc_time_stamp());
+    engine_access(memory, table_pool_, mem_peq_, &inv_tag_, inv_res_.status_addr, 4,
+                  t_ps > now ? t_ps - now : 0);
 }
 
 } // namespace iommusim::tlm_model

@@ -37,6 +37,8 @@
 #include "model/tlm/resource.h"
 
 extern "C" {
+#include "host/protect.h"
+#include "model/invq/invq.h"
 #include "model/iommu/iommu.h"
 }
 
@@ -58,6 +60,10 @@ struct IommuTiming {
     double pwc_ns = 4.0;          // paging-structure-cache lookup, once per walk
     double walk_step_ns = 2.0;    // walker work per table read (besides the memory read)
     double fault_ns = 10.0;       // fault recording before the error response
+    // invalidation hardware (model/invq): per descriptor after its fetch, and the time an
+    // invalidation holds the port of each cache it invalidates (contending with lookups)
+    double inv_desc_ns = 4.0;
+    double inv_cache_ns = 4.0;
 };
 // Returns "" or "timing.<key>: reason".
 std::string validate(const IommuTiming &t);
@@ -67,6 +73,18 @@ struct IommuTlmStats {
     uint64_t requests = 0, slot_waits = 0, walker_waits = 0, coalesced = 0, table_reads = 0,
              faults = 0, responses = 0;
     uint64_t slot_wait_ps = 0, walker_wait_ps = 0, walk_ps = 0, walks = 0;
+};
+
+// What the invalidation engine tells the host model.
+struct InvListener {
+    virtual ~InvListener() = default;
+    virtual void inv_executing(uint64_t t_ps) = 0; // a descriptor takes effect now
+    virtual void inv_wait_done(uint64_t status_addr, uint32_t value, uint64_t t_ps) = 0;
+    virtual void inv_stopped(uint64_t t_ps) = 0;   // the queue stopped on an error (IQE)
+};
+
+struct InvTlmStats {
+    uint64_t fetched = 0, executed = 0, waits = 0, drain_waits = 0, drain_ps = 0, busy_ps = 0;
 };
 
 class Iommu : public sc_core::sc_module {
@@ -80,6 +98,15 @@ public:
     ~Iommu() override;
 
     const IommuTlmStats &stats() const { return stats_; }
+    // The invalidation hardware: descriptors are fetched from memory through the memory
+    // socket, executed in order at their simulated time (holding the ports of the caches they
+    // invalidate), and a wait descriptor's status write happens only after every translation
+    // that began before the latest invalidation has completed (drain).
+    void attach_invq(iommu_invq_t *q, iommu_physmem_t *mem, InvListener *l);
+    void doorbell(uint64_t iqt); // IQT_REG write
+    // Protection metrics: every translation is checked for a stale IOTLB entry.
+    void set_prot(iommu_prot_t *p) { prot_ = p; }
+    const InvTlmStats &inv_stats() const { return inv_stats_; }
     unsigned slots_busy() const { return busy_slots_; }
     unsigned walkers_busy() const { return busy_walkers_; }
     unsigned waiting() const { return (unsigned)(slot_queue_.size() + walker_queue_.size()); }
@@ -96,6 +123,10 @@ private:
     void b_transport_regs(tlm::tlm_generic_payload &gp, sc_core::sc_time &delay);
     void on_arrival();  // SC_METHOD on arrive_peq_
     void on_memory();   // SC_METHOD on mem_peq_
+    void on_inv();      // SC_METHOD on inv_ev_: the invalidation engine's next step
+    void inv_fetched(uint64_t t_ps);
+    void inv_try_complete_wait(uint64_t t_ps);
+    uint64_t older_inflight(uint64_t epoch) const;
 
     void start_op(Op *op, uint64_t t_ps);                 // slot granted at t_ps
     uint64_t charge(Op *op, uint64_t t_ps);               // lookup latencies on their ports
@@ -113,6 +144,7 @@ private:
     void free_op(Op *op);
 
     iommu_t *unit_;
+    iommu_prot_t *prot_ = nullptr;
     IommuTiming t_;
     uint64_t interface_ps_, cc_ps_, pc_ps_, iotlb_ps_, pwc_ps_, step_ps_, fault_ps_;
     tlm_utils::peq_with_get<tlm::tlm_generic_payload> arrive_peq_, mem_peq_;
@@ -131,6 +163,20 @@ private:
         void insert(uint64_t key, Op *op);
         void erase(uint64_t key);
     } walks_in_flight_;
+    // invalidation engine
+    iommu_invq_t *invq_ = nullptr;
+    iommu_physmem_t *physmem_ = nullptr;
+    InvListener *inv_listener_ = nullptr;
+    enum class InvState { Idle, Fetching, Exec, Drain, Status } inv_state_ = InvState::Idle;
+    sc_core::sc_event inv_ev_;
+    uint64_t inv_words_[4] = {};
+    iommu_invq_result inv_res_{};
+    uint64_t inv_desc_ps_ = 0, inv_cache_ps_ = 0, inv_busy_from_ = 0;
+    uint64_t epoch_ = 0, drain_epoch_ = 0, drain_from_ = 0;
+    std::deque<uint64_t> inflight_; // translations in flight per epoch, from epoch_base_
+    uint64_t epoch_base_ = 0;
+    InvTlmStats inv_stats_;
+    char inv_tag_ = 0;             // owner marker of the engine's memory transactions
     std::vector<Op *> op_free_;
     std::vector<Op *> op_all_;
     PayloadPool table_pool_;

@@ -117,9 +117,25 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
     if (!mem_ || !host_ || !unit_)
         throw std::runtime_error("cannot create the simulated system (out of memory?)");
     iommu_set_root_table(unit_.get(), iommu_host_rtaddr(host_.get()));
+    invq_.reset(iommu_invq_create(unit_.get(), stats_));
+    prot_.reset(iommu_prot_create(unit_.get(), stats_));
+    if (!invq_ || !prot_)
+        throw std::runtime_error("cannot create the simulated system (out of memory?)");
+    dma_.reset(iommu_dma_create(&cfg_.dma, host_.get(), unit_.get(), invq_.get(), mem_.get(),
+                                prot_.get(), stats_));
+    if (!dma_)
+        throw std::runtime_error("cannot create the host DMA-API model");
+    iommu_invq_set_observer(invq_.get(), iommu_prot_observer, prot_.get());
+    env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get()};
 
     sc_report_handler::set_actions(SC_INFO, SC_DO_NOTHING); // no "timescale set" chatter
     iommu_ = std::make_unique<Iommu>("iommu", unit_.get(), cfg_.timing);
+    iommu_->attach_invq(invq_.get(), mem_.get(), this);
+    iommu_->set_prot(prot_.get());
+    cpu_timer_ = std::make_unique<HostTimer>("host_cpu");
+    cpu_timer_->fn = [this] { cpu_done(); };
+    flush_timer_ = std::make_unique<HostTimer>("flush_timer");
+    flush_timer_->fn = [this] { timer_fired(); };
     memory_ = std::make_unique<Memory>("memory", cfg_.memory, mem_.get());
     iommu_->memory.bind(memory_->mem);
     host_regs_ = std::make_unique<HostRegs>("host_regs");
@@ -252,31 +268,134 @@ bool TimedSystem::all_idle() const
 
 bool TimedSystem::apply_host(const iommu_trace_event &ev)
 {
-    if (!all_idle()) {
+    if (!all_idle() || host_busy_ ||
+        iommu_dma_queue_free(dma_.get()) < IOMMU_DMA_MAX_DESC) {
         pending_ = ev;
         have_pending_ = true;
         return false;
     }
-    char what[128];
-    uint32_t removed = 0;
-    enum iommu_status st = iommu_host_apply(host_.get(), unit_.get(), &ev, &removed, what, sizeof what);
+    char what[160];
+    iommu_dma_work w;
+    const uint64_t now_ns = to_ps(sc_time_stamp()) / 1000;
+    enum iommu_status st = iommu_host_apply(&env_, &ev, now_ns, &w, what, sizeof what);
     if (st != IOMMU_OK)
         bad(std::string(what) + ": " + iommu_status_str(st));
+    const bool api = ev.type == IOMMU_EV_DMA_MAP || ev.type == IOMMU_EV_DMA_UNMAP;
+    if (w.cycles || w.doorbell || w.wait) {
+        start_work(w, api ? ev.cpu : 0);
+        return false; // the host is busy: later events wait for it
+    }
+    if (w.unmapped)
+        iommu_prot_unmapped(prot_.get(), w.did, w.unmap_iova, w.unmap_len, now_ns);
     return true;
 }
+
+void TimedSystem::start_work(const iommu_dma_work &w, unsigned cpu)
+{
+    host_busy_ = true;
+    work_ = w;
+    work_cpu_ = cpu;
+    work_start_ps_ = to_ps(sc_time_stamp());
+    host_stats_.ops++;
+    const double ps = (double)w.cycles / cfg_.dma.cpu_ghz * 1000.0;
+    cpu_timer_->ev.notify(sc_time(ps, SC_PS));
+}
+
+void TimedSystem::cpu_done()
+{
+    const uint64_t now = to_ps(sc_time_stamp());
+    if (work_.doorbell) {
+        const uint64_t pending = iommu_invq_pending(invq_.get()) +
+                                 (work_.iqt - iommu_invq_iqt(invq_.get())) % 4096 / 16;
+        host_stats_.doorbells++;
+        host_stats_.pending_sum += pending;
+        host_stats_.pending_max = std::max(host_stats_.pending_max, pending);
+        doorbell_ps_ = now;
+        iommu_->doorbell(work_.iqt);
+    }
+    if (work_.wait) {
+        waiting_ = true; // inv_wait_done ends it
+        return;
+    }
+    finish_work(now);
+}
+
+void TimedSystem::inv_executing(uint64_t t_ps) { iommu_prot_set_now(prot_.get(), t_ps / 1000); }
+
+void TimedSystem::inv_wait_done(uint64_t addr, uint32_t value, uint64_t t_ps)
+{
+    if (!waiting_ || addr != work_.status_addr || value != work_.status_value)
+        return; // a wait nobody spins on (a DMA-level trace's own wait is waited on too)
+    waiting_ = false;
+    const uint64_t w = t_ps - doorbell_ps_;
+    host_stats_.waits++;
+    host_stats_.wait_ps += w;
+    host_stats_.wait_max_ps = std::max(host_stats_.wait_max_ps, w);
+    iommu_dma_charge_wait(dma_.get(), work_cpu_, w / 1000);
+    iommu_dma_flush_done(dma_.get(), work_.token, work_cpu_);
+    finish_work(t_ps);
+}
+
+void TimedSystem::inv_stopped(uint64_t) { stopped_ = true; }
+
+void TimedSystem::finish_work(uint64_t t_ps)
+{
+    if (work_.unmapped)
+        iommu_prot_unmapped(prot_.get(), work_.did, work_.unmap_iova, work_.unmap_len, t_ps / 1000);
+    host_stats_.busy_ps += t_ps - work_start_ps_;
+    host_busy_ = false;
+    arm_timer();
+    read_ahead();
+    for (auto &e : endpoints_)
+        e->kick();
+}
+
+void TimedSystem::arm_timer()
+{
+    const uint64_t t = iommu_dma_next_timer(dma_.get());
+    if (t == UINT64_MAX || t * 1000 == timer_at_ps_)
+        return;
+    timer_at_ps_ = t * 1000;
+    const uint64_t now = to_ps(sc_time_stamp());
+    flush_timer_->ev.cancel();
+    flush_timer_->ev.notify(sc_time((double)(timer_at_ps_ > now ? timer_at_ps_ - now : 0), SC_PS));
+}
+
+void TimedSystem::timer_fired()
+{
+    timer_at_ps_ = UINT64_MAX;
+    if (host_busy_) { // the CPU finishes its operation first; finish_work re-arms
+        return;
+    }
+    iommu_dma_work w;
+    const uint64_t now_ns = to_ps(sc_time_stamp()) / 1000;
+    if (iommu_dma_timer(dma_.get(), 0, now_ns, &w) == IOMMU_OK && (w.doorbell || w.wait))
+        start_work(w, 0);
+    else
+        arm_timer();
+}
+
+double TimedSystem::cycles_per_io() const { return iommu_dma_cycles_per_io(dma_.get()); }
 
 void TimedSystem::read_ahead()
 {
     if (reading_)
         return;
     reading_ = true;
+    if (host_busy_) {
+        reading_ = false;
+        return;
+    }
     if (have_pending_) {
         if (!all_idle()) {
             reading_ = false;
             return;
         }
         have_pending_ = false;
-        apply_host(pending_);
+        if (!apply_host(pending_)) {
+            reading_ = false;
+            return;
+        }
     }
     std::vector<bool> pushed(endpoints_.size(), false);
     iommu_trace_event ev;
@@ -316,8 +435,26 @@ void TimedSystem::read_ahead()
         dma.pasid = (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : 0xFFFFFFFFu;
         dma.timed = (ev.flags & IOMMU_EVF_TIME) != 0;
         dma.time_ps = ev.time_ns * 1000;
-        endpoints_[d]->push(dma);
         pushed[d] = true;
+        if (!(ev.flags & IOMMU_EVF_HANDLE)) {
+            endpoints_[d]->push(dma);
+            continue;
+        }
+        // addressed by buffer: one DMA per scatter-gather segment it touches
+        for (uint64_t off = ev.iova, left = ev.len; left;) {
+            uint64_t iova, piece;
+            iommu_sid_t owner;
+            enum iommu_status st = iommu_dma_resolve(dma_.get(), ev.handle, off, left, &iova, &piece, &owner);
+            if (st != IOMMU_OK)
+                bad("dma handle " + std::to_string(ev.handle) +
+                    (st == IOMMU_ERR_NOTFOUND ? ": no buffer is mapped with this handle"
+                                              : ": offset/len beyond the buffer"));
+            dma.iova = iova;
+            dma.len = piece;
+            endpoints_[d]->push(dma);
+            off += piece;
+            left -= piece;
+        }
     }
     reading_ = false;
     for (unsigned i = 0; i < endpoints_.size(); i++)
@@ -401,15 +538,32 @@ void TimedSystem::run()
     // barrier met with nothing in flight) are applied and the simulation goes on.
     do {
         read_ahead();
-        bool work = false;
+        bool work = host_busy_;
         for (auto &e : endpoints_) {
             e->kick();
             work = work || e->queued() || e->in_flight();
         }
         if (work)
             sc_start();
+        if (host_busy_) // the simulation ran dry while the host waited: the queue stopped
+            bad(std::string("the invalidation queue stopped (FSTS.IQE: ") +
+                iommu_qi_error_name((unsigned)(iommu_invq_iqercd(invq_.get()) & 0xf)) +
+                ") while the host waited for it");
     } while (!eof_ || have_pending_);
+    // deferred invalidations (lazy/batched) still pending: flushed at the end
+    for (;;) {
+        iommu_dma_work w;
+        if (iommu_dma_flush_all(dma_.get(), 0, to_ps(sc_time_stamp()) / 1000, &w) != IOMMU_OK || !w.wait)
+            break;
+        flush_timer_->ev.cancel();
+        start_work(w, 0);
+        sc_start();
+        if (host_busy_)
+            bad("the invalidation queue stopped while the host waited for it");
+    }
+    flush_timer_->ev.cancel();
     end_ps_ = to_ps(sc_time_stamp());
+    iommu_prot_finish(prot_.get(), end_ps_ / 1000);
     close_intervals(end_ps_, true);
     wall_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (opt_.progress)

@@ -20,7 +20,10 @@
 #include "model/tlm/memory.h"
 #include "model/tlm/pcie_link.h"
 
+#include <functional>
+
 extern "C" {
+#include "host/apply.h"
 #include "host/host.h"
 #include "model/iommu/iommu.h"
 #include "traces/trace.h"
@@ -31,6 +34,7 @@ namespace iommusim::tlm_model {
 struct TimedConfig {
     iommu_cfg unit;
     iommu_host_cfg host;
+    iommu_dma_cfg dma;
     bool service_faults = true;
     IommuTiming timing;
     PcieLinkConfig link;
@@ -108,7 +112,27 @@ struct HostRegs : sc_core::sc_module {
     bool read64(uint64_t offset, uint64_t *value);
 };
 
-class TimedSystem : public DmaListener {
+// A one-shot timer: calls fn when ev fires (the host CPU's phases, the lazy flush timer).
+struct HostTimer : sc_core::sc_module {
+    sc_core::sc_event ev;
+    std::function<void()> fn;
+    SC_HAS_PROCESS(HostTimer);
+    explicit HostTimer(sc_core::sc_module_name n) : sc_module(n)
+    {
+        SC_METHOD(fire);
+        sensitive << ev;
+        dont_initialize();
+    }
+    void fire() { if (fn) fn(); }
+};
+
+// Host-side (DMA API, invalidation) timing figures for the summary and the stats JSON.
+struct HostTimedStats {
+    uint64_t ops = 0, busy_ps = 0, waits = 0, wait_ps = 0, wait_max_ps = 0;
+    uint64_t doorbells = 0, pending_sum = 0, pending_max = 0; // queue occupancy at doorbells
+};
+
+class TimedSystem : public DmaListener, public InvListener {
 public:
     // Builds everything (validates first: throws RunInputError "key: reason"). Must be called
     // before any SystemC simulation in this process.
@@ -133,12 +157,24 @@ public:
     void dma_done(unsigned device, const Dma &dma, const IommuExt &last,
                   const sc_core::sc_time &first_issue, bool error) override;
     void endpoint_hungry(unsigned device) override;
+    // InvListener
+    void inv_executing(uint64_t t_ps) override;
+    void inv_wait_done(uint64_t addr, uint32_t value, uint64_t t_ps) override;
+    void inv_stopped(uint64_t t_ps) override;
+
+    const HostTimedStats &host_stats() const { return host_stats_; }
+    double cycles_per_io() const;
 
 private:
     void scan_devices();
     void read_ahead();          // feed endpoints until full, a barrier or the end
     bool apply_host(const iommu_trace_event &ev); // false: a barrier is pending
     bool all_idle() const;
+    void start_work(const iommu_dma_work &w, unsigned cpu); // the CPU runs a host operation
+    void cpu_done();                                       // its CPU phase ended
+    void finish_work(uint64_t t_ps);                       // ... and its wait, if any
+    void arm_timer();
+    void timer_fired();
     void close_intervals(uint64_t now_ps, bool final);
     [[noreturn]] void bad(const std::string &why);
 
@@ -153,6 +189,16 @@ private:
     std::unique_ptr<iommu_host_t, Del<iommu_host_t, iommu_host_destroy>> host_;
     std::unique_ptr<iommu_t, Del<iommu_t, iommu_destroy>> unit_;
     std::unique_ptr<iommu_trace_reader_t, Del<iommu_trace_reader_t, iommu_trace_close>> reader_;
+    std::unique_ptr<iommu_invq_t, Del<iommu_invq_t, iommu_invq_destroy>> invq_;
+    std::unique_ptr<iommu_prot_t, Del<iommu_prot_t, iommu_prot_destroy>> prot_;
+    std::unique_ptr<iommu_dma_t, Del<iommu_dma_t, iommu_dma_destroy>> dma_;
+    iommu_host_env env_{};
+    std::unique_ptr<HostTimer> cpu_timer_, flush_timer_;
+    bool host_busy_ = false, waiting_ = false, stopped_ = false;
+    iommu_dma_work work_{};
+    unsigned work_cpu_ = 0;
+    uint64_t work_start_ps_ = 0, doorbell_ps_ = 0, timer_at_ps_ = UINT64_MAX;
+    HostTimedStats host_stats_;
     std::unique_ptr<Iommu> iommu_;
     std::unique_ptr<Memory> memory_;
     std::unique_ptr<HostRegs> host_regs_;

@@ -21,6 +21,7 @@ TimedConfig test_config()
     TimedConfig c;
     iommu_cfg_default(&c.unit);
     iommu_host_cfg_default(&c.host);
+    iommu_dma_cfg_default(&c.dma);
     auto cache = [](iommu_cache_cfg &k, uint32_t n) {
         iommu_cache_cfg_default(&k);
         k.entries = k.ways = n;

@@ -404,6 +404,7 @@ void Iommu::on_memory()
                 }
             } else { // status write done
                 iommu_physmem_write(physmem_, inv_res_.status_addr, &inv_res_.status_data, 4);
+                inv_stats_.last_wait_done_ps = now;
                 inv_state_ = InvState::Idle;
                 inv_stats_.busy_ps += now - inv_busy_from_;
                 if (inv_listener_)
@@ -597,8 +598,8 @@ static void engine_access(tlm_utils::simple_initiator_socket<Iommu> &memory, Pay
 {
     tlm::tlm_generic_payload *gp = pool.get();
     IommuExt &e = PayloadPool::ext(*gp);
-    e.purpose = Purpose::TableRead; // memory returns the bytes (the status write is timed as
-    e.owner = tag;                  // an access of the same size; its bytes are written here)
+    e.purpose = Purpose::InvQueue; // memory returns the bytes (the status write is timed as
+    e.owner = tag;                 // an access of the same size; its bytes are written here)
     gp->set_command(tlm::TLM_READ_COMMAND);
     gp->set_address(addr);
     gp->set_data_length(size);
@@ -641,8 +642,11 @@ void Iommu::on_inv()
     }
     inv_stats_.executed++;
     const uint8_t ty = inv_res_.d.type;
-    if (ty != IOMMU_QI_WAIT)
-        { epoch_++; inflight_.push_back(0); }
+    if (ty != IOMMU_QI_WAIT) {
+        epoch_++;
+        inflight_.push_back(0);
+        inv_stats_.last_exec_ps = now;
+    }
     if (ty == IOMMU_QI_WAIT && inv_res_.status_write) {
         inv_stats_.waits++;
         inv_state_ = InvState::Drain;

@@ -85,6 +85,8 @@ struct InvListener {
 
 struct InvTlmStats {
     uint64_t fetched = 0, executed = 0, waits = 0, drain_waits = 0, drain_ps = 0, busy_ps = 0;
+    uint64_t last_exec_ps = 0;      // the latest invalidation (not wait) took effect
+    uint64_t last_wait_done_ps = 0; // the latest wait's status write completed
 };
 
 class Iommu : public sc_core::sc_module {

@@ -158,12 +158,13 @@ sc_core::sc_time Memory::access(tlm::tlm_generic_payload &trans, const sc_core::
     const sc_core::sc_time arrival = now + delay;
     IommuExt *ext = trans.get_extension<IommuExt>();
     const bool table = ext && ext->purpose == Purpose::TableRead;
+    const bool invq = ext && ext->purpose == Purpose::InvQueue; // bytes returned, never cached
     const uint64_t addr = trans.get_address();
     const uint32_t len = trans.get_data_length();
 
     tlm::tlm_response_status status = tlm::TLM_OK_RESPONSE;
-    if (table && trans.is_read()) {
-        if (len < kTableReadMin || len > kTableReadMax || !trans.get_data_ptr())
+    if ((table || invq) && trans.is_read()) {
+        if (len < (invq ? 4u : kTableReadMin) || len > kTableReadMax || !trans.get_data_ptr())
             status = tlm::TLM_BURST_ERROR_RESPONSE;
         else if (!iommu_physmem_in_range(addr, len))
             status = tlm::TLM_ADDRESS_ERROR_RESPONSE;

@@ -25,6 +25,7 @@ namespace iommusim::tlm_model {
 enum class Purpose : uint8_t {
     Dma = 0,       // device data (translated DMA)
     TableRead = 1, // page-walk or context/PASID-table read by the IOMMU
+    InvQueue = 2,  // invalidation-queue descriptor fetch or wait status write (not cached)
 };
 
 // Field by field; times are absolute simulation times (sc_time), set by the module named.

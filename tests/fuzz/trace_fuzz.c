@@ -1,11 +1,13 @@
 /*
  * trace_fuzz.c — libFuzzer target for the trace format: arbitrary bytes go to the text line
  * parser (each line), the text reader and the binary reader (as given, and behind a valid
- * header so mutations reach the record decoder quickly). Besides "no crash, no sanitizer
+ * header of each version the reader takes, 2 and 1, so mutations reach the record decoder
+ * quickly and the version-1 rule — no buffer events — is exercised too). Besides "no crash, no sanitizer
  * report", it checks the format's promises and aborts when one breaks:
  *   - every event a parser or decoder returns is valid (iommu_trace_event_check),
  *   - it formats to a line that parses back to the same event, and formatting is stable,
- *   - every error message is one printable line naming its source.
+ *   - every error message is one printable line naming its source,
+ *   - no event is newer than the version of the file it came from.
  */
 /* The fuzz build instruments the whole library (-fsanitize=fuzzer-no-link, CMakeLists.txt)
  * so coverage feedback reaches the parser and the decoder. */
@@ -57,8 +59,11 @@ static void read_all(const uint8_t *data, size_t size, enum iommu_trace_form for
     }
     struct iommu_trace_event ev;
     int st;
-    while ((st = iommu_trace_next(r, &ev, &err)) > 0)
+    while ((st = iommu_trace_next(r, &ev, &err)) > 0) {
         check_event(&ev);
+        must(iommu_trace_event_version(&ev) <= iommu_trace_version(r),
+             "an event newer than its file's version");
+    }
     if (st < 0) {
         check_message(err.msg, name);
         must(iommu_trace_next(r, &ev, &err) == -1, "reader left its error state");
@@ -87,13 +92,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* 2. both readers on the bytes as given */
     read_all(data, size, IOMMU_TRACE_TEXT);
     read_all(data, size, IOMMU_TRACE_BINARY);
-    /* 3. the binary reader on the bytes as records behind a valid v1 header */
-    static const uint8_t hdr[16] = {0x89, 'I', 'O', 'T', 'R', '\r', '\n', 0x1a, 1, 0};
+    /* 3. the binary reader on the bytes as records behind a valid header: the current
+     * version (every record type), then version 1 (buffer events are errors there) */
+    uint8_t hdr[16] = {0x89, 'I', 'O', 'T', 'R', '\r', '\n', 0x1a, IOMMU_TRACE_VERSION, 0};
     uint8_t *buf = malloc(size + sizeof hdr);
     if (buf) {
         memcpy(buf, hdr, sizeof hdr);
         if (size)
             memcpy(buf + sizeof hdr, data, size);
+        read_all(buf, size + sizeof hdr, IOMMU_TRACE_BINARY);
+        buf[8] = IOMMU_TRACE_VERSION_MIN;
         read_all(buf, size + sizeof hdr, IOMMU_TRACE_BINARY);
         free(buf);
     }

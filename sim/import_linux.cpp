@@ -441,14 +441,14 @@ private:
                 op = IOMMU_ACC_R, rule = "nvme PRP list (read, rest of the page)";
             } else if (in(nvme_sq_, r)) {
                 op = IOMMU_ACC_R, len = 64, rule = "nvme submission queue entry (read 64)";
-            } else if (in(nvme_cq_, r)) {
+            } else if (in(nvme_cq_, r) && !ro) {
                 op = IOMMU_ACC_W, len = 16, rule = "nvme completion queue entry (write 16)";
             } else if (next && last && (next->name == "pci_nvme_io_cmd" ||
                                         next->name == "pci_nvme_admin_cmd" ||
                                         next->name == "pci_nvme_map_prp" ||
                                         next->name == "pci_nvme_enqueue_req_completion")) {
                 op = IOMMU_ACC_R, len = 64, rule = "nvme submission queue entry (read 64)";
-            } else if (next && last && next->name == "pci_nvme_irq_msix") {
+            } else if (next && last && next->name == "pci_nvme_irq_msix" && !ro) {
                 op = IOMMU_ACC_W, len = 16, rule = "nvme completion queue entry (write 16)";
             }
         } else if (model == "e1000e") {

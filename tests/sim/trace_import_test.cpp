@@ -420,6 +420,58 @@ TEST(ImportLinux, BadInputNamesFileAndLine)
         expect_bad(b);
 }
 
+// Random damage to either file (a token dropped, a character changed, a line cut, doubled or
+// moved): the import either succeeds or stops with status 2 and one line; it never crashes.
+TEST(ImportLinux, DamagedCapturesNeverCrash)
+{
+    NEED_BIN();
+    const std::string files[2] = {slurp(kData + "small.qemu.log"), slurp(kData + "small.guest-ftrace.txt")};
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    auto rnd = [&](uint64_t n) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        return n ? seed % n : 0;
+    };
+    int ok = 0, bad = 0;
+    for (int it = 0; it < 80; it++) {
+        const int which = int(rnd(2));
+        std::vector<std::string> lines;
+        std::istringstream in(files[which]);
+        for (std::string l; std::getline(in, l);)
+            lines.push_back(l);
+        size_t i = rnd(lines.size());
+        std::string &l = lines[i];
+        switch (rnd(5)) {
+        case 0: { // drop a word
+            size_t a = l.find(' ', rnd(l.size()));
+            if (a != std::string::npos) {
+                size_t b = l.find(' ', a + 1);
+                l.erase(a, b == std::string::npos ? std::string::npos : b - a);
+            }
+            break;
+        }
+        case 1: if (!l.empty()) l[rnd(l.size())] = "zx:.-0 "[rnd(7)]; break;
+        case 2: l.resize(rnd(l.size() + 1)); break;
+        case 3: lines.insert(lines.begin() + long(i), l); break;
+        default: std::swap(l, lines[rnd(lines.size())]); break;
+        }
+        std::string q = dir() + "/dmg.qemu.log", f = dir() + "/dmg.ftrace.txt";
+        write_file(q, which == 0 ? join(lines) : files[0]);
+        write_file(f, which == 1 ? join(lines) : files[1]);
+        RunResult r = import(q, f, dir() + "/dmg.trace");
+        ASSERT_TRUE(r.status == 0 || r.status == 2) << "status " << r.status << " for line " << i
+                                                    << " of file " << which << ": " << l << "\n" << r.err;
+        if (r.status == 2) {
+            EXPECT_EQ(count_lines(r.err), 1) << r.err;
+            bad++;
+        } else {
+            EXPECT_EQ(r.err, "");
+            ok++;
+        }
+    }
+    EXPECT_GT(bad, 10);
+    EXPECT_GT(ok, 5);
+}
+
 TEST(ImportLinux, UsageErrors)
 {
     NEED_BIN();

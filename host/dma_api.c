@@ -175,6 +175,12 @@ static struct domain *domain(iommu_dma_t *d, iommu_did_t did)
     struct iommu_iova_cfg ic = d->cfg.iova;
     ic.ncpus = d->cfg.ncpus;
     m->iova = iommu_iova_create(&ic, NULL, NULL);
+    /* the interrupt range is never an IOVA (Linux reserves the x86 MSI window) */
+    if (m->iova && iommu_iova_reserve(m->iova, 0xFEE00000ull >> ic.page_shift,
+                                      0xFEEFFFFFull >> ic.page_shift) != IOMMU_OK) {
+        iommu_iova_destroy(m->iova);
+        m->iova = NULL;
+    }
     m->fq_count = calloc(d->cfg.ncpus, sizeof *m->fq_count);
     m->deadline = UINT64_MAX;
     if (!m->iova || !m->fq_count) {

@@ -588,8 +588,16 @@ public:
         interpolate();
         attribute_maps();
         walk_with_repairs();
-        attribute_dmas();
-        solve();
+        // Each DMA goes to the mapping nearest its place; once placed, the guest events sit
+        // nearer their true places, so a second round can correct the first one's choices.
+        ref_ = x0_;
+        for (int round = 0; round < 3; round++) {
+            attribute_dmas();
+            solve();
+            if (sum_.constraints_dropped == 0 || ref_ == x_)
+                break;
+            ref_ = x_;
+        }
         emit();
     }
 
@@ -1229,8 +1237,9 @@ private:
             }
             fail(opt_.ftrace, G_[gq[0]].line, "the descriptor streams do not match");
         }
-        for (size_t i = 0; i < gq.size(); i++)
-            anchor_of_[gq[i]] = long(hq[size_t(k) + i]);
+        if (!opt_.no_desc_anchors)
+            for (size_t i = 0; i < gq.size(); i++)
+                anchor_of_[gq[i]] = long(hq[size_t(k) + i]);
         sum_.descs_matched = gq.size();
         sum_.descs_unmatched_qemu = hq.size() - gq.size();
     }
@@ -1688,32 +1697,42 @@ private:
         lb_.assign(nG, 0);
         ub_.assign(nG, long(H_.size()));
         map_perm_.assign(nG, 0);
+        cons_.clear();
+        sum_.dma_unattributed = 0;
+        // The mappings of one page of a domain follow each other in guest order, and the DMAs
+        // they serve in host order: a DMA never goes to an earlier mapping than the DMA of
+        // the same page before it.
+        std::unordered_map<Key2, size_t, Key2Hash> first_pos;
         for (size_t h = 0; h < H_.size(); h++) {
             HostEv &d = H_[h];
             if (d.kind != HK_DMA || (d.flags & HF_FAULT) ||
                 ((d.flags & HF_DOORBELL) && !opt_.keep_doorbells))
                 continue;
-            auto it = ivs_of_.find(Key2{d.did, d.iova & PAGE_MASK});
+            const Key2 key{d.did, d.iova & PAGE_MASK};
+            auto it = ivs_of_.find(key);
             long best = NONE, best_dist = 0;
+            size_t best_pos = 0;
             for (int pass = 0; pass < 2 && best == NONE; pass++) {
                 if (it == ivs_of_.end())
                     break;
-                for (long k : it->second) {
+                for (size_t pos = first_pos[key]; pos < it->second.size(); pos++) {
+                    const long k = it->second[pos];
                     const Interval &v = intervals_[size_t(k)];
                     if (pass == 0 && v.pa != d.gpa)
                         continue;
                     if (lo_[size_t(v.map)] > long(h) || (v.unmap != NONE && hi_[size_t(v.unmap)] <= long(h)))
                         continue;
-                    long a = x0_[size_t(v.map)], b = v.unmap == NONE ? LONG_MAX : x0_[size_t(v.unmap)];
+                    long a = ref_[size_t(v.map)], b = v.unmap == NONE ? LONG_MAX : ref_[size_t(v.unmap)];
                     long dist = (a <= long(h) && long(h) < b) ? 0 : long(h) < a ? a - long(h) : long(h) - b + 1;
                     if (best == NONE || dist < best_dist)
-                        best = k, best_dist = dist;
+                        best = k, best_dist = dist, best_pos = pos;
                 }
             }
             if (best == NONE) {
                 sum_.dma_unattributed++;
                 continue;
             }
+            first_pos[key] = best_pos;
             const Interval &v = intervals_[size_t(best)];
             cons_.push_back(Constraint{long(h), v.map, v.unmap, true});
             if (d.flags & HF_PERM)
@@ -1728,6 +1747,8 @@ private:
 
     void solve()
     {
+        sum_.constraints_dropped = 0;
+        sum_.dma_moved = 0;
         const size_t nG = G_.size();
         std::vector<long> LB(nG), UB(nG);
         for (int iter = 0;; iter++) {
@@ -2059,6 +2080,7 @@ private:
     std::set<uint16_t> domains_;
     // anchors and placement (per guest event)
     std::vector<long> anchor_of_, lo_, hi_, x0_, x_, lb_, ub_;
+    std::vector<long> ref_; // positions the DMAs are attributed by: x0_, then the last solution
     // attribution
     std::unordered_map<Key2, std::vector<std::pair<long, uint16_t>>, Key2Hash> by_pagepa_;
     std::unordered_map<Key2, std::vector<std::pair<long, uint64_t>>, Key2Hash> by_dp_;

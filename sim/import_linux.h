@@ -28,6 +28,8 @@ struct Options {
     bool keep_doorbells = false; // keep NVMe shadow-doorbell DMAs
     bool infer_dma = false;      // ignore `iommu_dma` lines: infer direction and length as
                                  // for a stock capture (to measure the inference)
+    bool no_desc_anchors = false; // place guest events by the phase markers and the DMAs only,
+                                  // as if no descriptor were shared (to measure the placement)
 };
 
 // What the importer saw and wrote; every counter is printed by Summary::print.

@@ -83,7 +83,10 @@ int import_linux(int argc, char **argv)
          "keep the NVMe shadow-doorbell DMAs (dropped by default)")
         ("infer-dma", po::bool_switch(&opt.infer_dma),
          "ignore iommu_dma lines: infer direction and length as for a stock capture (to measure "
-         "the inference on a patched capture)");
+         "the inference on a patched capture)")
+        ("no-descriptor-anchors", po::bool_switch(&opt.no_desc_anchors),
+         "place maps and unmaps by the phase markers and the DMAs only, ignoring that the "
+         "descriptors pin them (to measure the placement on a strict capture)");
     po::options_description hidden;
     hidden.add_options()("prefix", po::value(&prefix));
     po::options_description all;

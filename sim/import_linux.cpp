@@ -608,7 +608,6 @@ private:
         LineReader in(opt_.ftrace);
         std::string line;
         std::vector<sv> w;
-        int phase = 0;
         std::string iommu_name;
         bool done = false;
         while (in.next(line)) {
@@ -694,14 +693,12 @@ private:
                 }
                 g.kind = GK_MARK;
                 g.phase = int(n);
-                phase = int(n);
             } else if (ev == "io_page_fault") {
                 sum_.guest_page_faults++;
                 continue;
             } else {
                 continue; // add_device_to_group, attach_device_to_domain, ...: informative
             }
-            (void)phase;
             G_.push_back(g);
         }
         if (G_.empty())

@@ -165,6 +165,13 @@ TEST(ImportLinux, SmallPatchedCaptureExactEvents)
     EXPECT_NE(r.out.find("3 guest qi_submit matched in order"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("faults    0 in the capture"), std::string::npos) << r.out;
     EXPECT_EQ(check_order(out), "");
+    // the measuring options keep the guarantee
+    RunResult m = import(kData + "small.qemu.log", kData + "small.guest-ftrace.txt", out,
+                         "--infer-dma --no-descriptor-anchors --keep-doorbells");
+    ASSERT_EQ(m.status, 0) << m.err;
+    EXPECT_NE(m.out.find("iommu_dma lines ignored: --infer-dma"), std::string::npos) << m.out;
+    EXPECT_EQ(events(slurp(out)).size(), kSmallPatched.size());
+    EXPECT_EQ(check_order(out), "");
 }
 
 TEST(ImportLinux, PrefixShorthandReadsGzipAndWritesEveryForm)

@@ -374,16 +374,23 @@ static int check_text_header(iommu_trace_reader_t *r, const char *line, size_t n
 }
 
 /* An event newer than the file's version (a dma_map in a version-1 file) is malformed:
- * words the message after `where` ("FILE:LINE" or "FILE: offset N"); 0 if it fits. */
+ * words the message for the event at `pos` (text: its line; binary: its offset); 0 if the
+ * event fits. */
 static int check_event_version(iommu_trace_reader_t *r, const struct iommu_trace_event *ev,
-                               const char *where)
+                               uint64_t pos)
 {
     unsigned need = iommu_trace_event_version(ev);
     if (need <= r->version)
         return 0;
-    snprintf(r->errmsg, sizeof r->errmsg, "%s: %s%s is new in trace version %u, but the header says %s%u",
-             where, iommu_ev_name(ev->type), ev->type == IOMMU_EV_DMA ? " by handle" : "", need,
-             r->form == IOMMU_TRACE_TEXT ? "v" : "version ", r->version);
+    const char *what = iommu_ev_name(ev->type), *dma = ev->type == IOMMU_EV_DMA ? " by handle" : "";
+    if (r->form == IOMMU_TRACE_TEXT)
+        snprintf(r->errmsg, sizeof r->errmsg,
+                 "%s:%llu: %s%s is new in trace version %u, but the header says v%u", r->path,
+                 (unsigned long long)pos, what, dma, need, r->version);
+    else
+        snprintf(r->errmsg, sizeof r->errmsg,
+                 "%s: offset %llu: %s%s is new in trace version %u, but the header says version %u",
+                 r->path, (unsigned long long)pos, what, dma, need, r->version);
     return -1;
 }
 
@@ -428,12 +435,8 @@ static int next_text(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
         char reason[400];
         int st = iommu_trace_parse_line(s, n, ev, reason, sizeof reason);
         if (st > 0) {
-            if (r->version < IOMMU_TRACE_VERSION) {
-                char where[300];
-                snprintf(where, sizeof where, "%s:%llu", r->path, (unsigned long long)r->line);
-                if (check_event_version(r, ev, where))
-                    return reader_fail(r, err);
-            }
+            if (r->version < IOMMU_TRACE_VERSION && check_event_version(r, ev, r->line))
+                return reader_fail(r, err);
             r->pos = r->line;
             r->count++;
             return 1;
@@ -493,12 +496,8 @@ static int next_bin(iommu_trace_reader_t *r, struct iommu_trace_event *ev,
             update_fast(r);
             continue;
         }
-        if (r->version < IOMMU_TRACE_VERSION) {
-            char where[300];
-            snprintf(where, sizeof where, "%s: offset %llu", r->path, (unsigned long long)off);
-            if (check_event_version(r, ev, where))
-                return reader_fail(r, err);
-        }
+        if (r->version < IOMMU_TRACE_VERSION && check_event_version(r, ev, off))
+            return reader_fail(r, err);
         r->pos = off;
         r->count++;
         return 1;

@@ -7,8 +7,8 @@
  * then the type's fields: fixed little-endian u16 for source-ids, LEB128 varints for
  * numbers, a zigzag delta from the previous dma's iova for dma addresses and from the
  * previous buffer handle for handles, and one packed attribute byte where small enums
- * meet. The file ends with an end record carrying the
- * event count, so a file cut at a record boundary is still detected as truncated.
+ * meet. The file ends with an end record carrying the event count, so a file cut at a
+ * record boundary is still detected as truncated.
  *
  * Workload: replays decode 10^7-10^8 mostly-dma records. Those go through the inline fast
  * decoder in trace_impl.h, called straight from iommu_trace_next (io.c) whenever at least

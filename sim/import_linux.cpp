@@ -1507,18 +1507,17 @@ private:
                 }
             } else if (g.kind == GK_UNMAP) {
                 grp_did = NONE;
-                const uint64_t p0 = g.iova;
+                // the candidates: the domains in which the first page of the range that is
+                // mapped anywhere is mapped
+                uint64_t pk = g.iova;
                 std::vector<uint16_t> cands;
-                for (uint16_t d : domains_)
-                    if (live.count(Key2{d, p0}))
-                        cands.push_back(d);
-                if (cands.empty()) {
-                    // maybe a later page of the range is live somewhere
-                    for (uint64_t o = PAGE; o < g.len && cands.empty(); o += PAGE)
-                        for (uint16_t d : domains_)
-                            if (live.count(Key2{d, p0 + o}))
-                                cands.push_back(d);
+                for (uint64_t o = 0; o < g.len && cands.empty(); o += PAGE) {
+                    pk = g.iova + o;
+                    for (uint16_t d : domains_)
+                        if (live.count(Key2{d, pk}))
+                            cands.push_back(d);
                 }
+                const uint64_t p0 = g.iova;
                 if (cands.empty()) {
                     unmap_how_[i] = 4;
                     continue; // not mapped in the guest trace: nothing to emit
@@ -1538,7 +1537,7 @@ private:
                     d = cands[0];
                     unmap_how_[i] = 2;
                 } else {
-                    d = choose_unmap_domain(i, cands, live);
+                    d = choose_unmap_domain(i, pk, cands, live);
                     unmap_how_[i] = 3;
                 }
                 const uint16_t dd = uint16_t(d);
@@ -1566,15 +1565,14 @@ private:
         return true;
     }
 
-    // An ambiguous unmap (its first page is live in several domains): drop the domains whose
+    // An ambiguous unmap (its first mapped page p0 is live in several domains): drop those whose
     // mapping is still used by a DMA that cannot come before this unmap; then prefer the
     // domain whose live allocation is exactly this range, then the one that maps the page
     // again soonest, then the most recent mapping.
-    int choose_unmap_domain(size_t i, std::vector<uint16_t> cands,
+    int choose_unmap_domain(size_t i, uint64_t p0, std::vector<uint16_t> cands,
                             const std::unordered_map<Key2, LivePage, Key2Hash> &live)
     {
         const GuestEv &g = G_[i];
-        const uint64_t p0 = g.iova;
         auto mapping_pa = [&](uint16_t d) {
             const GuestEv &m = G_[size_t(live.at(Key2{d, p0}).map)];
             return m.pa + (p0 - m.iova);

@@ -266,6 +266,43 @@ TEST(ImportLinux, OrderingGuaranteeAgainstTheClocks)
     EXPECT_EQ(check_order(out), "");
 }
 
+// Two domains map the same IOVA (every domain allocates from the top); an unmap of a range
+// whose first page neither maps must go to the domain whose mapping no later DMA needs.
+TEST(ImportLinux, AmbiguousUnmapGoesWhereNoLaterDmaNeedsTheMapping)
+{
+    NEED_BIN();
+    std::string f = dir() + "/amb.guest-ftrace.txt", q = dir() + "/amb.qemu.log";
+    write_file(f,
+               "            init-1       [000] .....     1.000000: tracing_mark_write: PHASE 1 load\n"
+               "              dd-50      [000] .....     1.100000: map: IOMMU: iova=0x00000000ffffe000 - 0x00000000fffff000 paddr=0x0000000001000000 size=4096\n"
+               "              dd-50      [000] .....     1.200000: map: IOMMU: iova=0x00000000ffffe000 - 0x00000000fffff000 paddr=0x0000000002000000 size=4096\n"
+               "          <idle>-0       [000] ..s1.     1.500000: unmap: IOMMU: iova=0x00000000ffffd000 - 0x00000000fffff000 size=8192 unmapped_size=8192\n"
+               "            init-1       [000] .....     2.000000: tracing_mark_write: PHASE 2 next\n");
+    write_file(q,
+               "100@1001.000000:pci_cfg_write mch 00:00.0 @0x3c <- 0x1\n"
+               "101@1001.150000:vtd_iotlb_page_update IOTLB page update sid 0x10 iova 0xffffe000 slpte 0x1000003 domain 0x4\n"
+               "101@1001.150001:vtd_dmar_translate dev 00:02.00 iova 0xffffe000 -> gpa 0x1000000 mask 0xfff\n"
+               "101@1001.250000:vtd_iotlb_page_update IOTLB page update sid 0x18 iova 0xffffe000 slpte 0x2000003 domain 0x5\n"
+               "101@1001.250001:vtd_dmar_translate dev 00:03.00 iova 0xffffe000 -> gpa 0x2000000 mask 0xfff\n"
+               "100@1002.000000:pci_cfg_write mch 00:00.0 @0x3c <- 0x2\n"
+               "101@1002.500000:vtd_iotlb_page_hit IOTLB page hit sid 0x10 iova 0xffffe000 slpte 0x1000003 domain 0x4\n"
+               "101@1002.500001:vtd_dmar_translate dev 00:02.00 iova 0xffffe000 -> gpa 0x1000000 mask 0xfff\n");
+    std::string out = dir() + "/amb.trace";
+    RunResult r = import(q, f, out);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(join(events(slurp(out))),
+              "attach sid=00:02.0 did=4 mode=sl\n"
+              "map did=4 iova=0xffffe000 pa=0x1000000 len=0x1000 perm=rw page=4K\n"
+              "dma sid=00:02.0 iova=0xffffe000 len=4096 op=r\n"
+              "attach sid=00:03.0 did=5 mode=sl\n"
+              "map did=5 iova=0xffffe000 pa=0x2000000 len=0x1000 perm=rw page=4K\n"
+              "dma sid=00:03.0 iova=0xffffe000 len=4096 op=r\n"
+              "unmap did=5 iova=0xffffe000 len=0x1000\n"
+              "dma sid=00:02.0 iova=0xffffe000 len=4096 op=r\n");
+    EXPECT_NE(r.out.find("chosen 1"), std::string::npos) << r.out;
+    EXPECT_EQ(check_order(out), "");
+}
+
 // ---- descriptors ---------------------------------------------------------------------------
 
 std::string decoded(uint64_t lo, uint64_t hi)

@@ -261,7 +261,9 @@ private:
     // false when the request faulted
     bool translate(const iommu_req &req)
     {
-        iommu_translate_functional(unit_.get(), &op_, &req, on_chunk, &chunk_ctx_);
+        // the per-chunk callback only when something watches chunks (the hot path has none)
+        const bool watch = sweep_ || iommu_prot_open(prot_.get());
+        iommu_translate_functional(unit_.get(), &op_, &req, watch ? on_chunk : nullptr, &chunk_ctx_);
         if (op_.fault_recorded || op_.fault_reason) {
             (*rc_->dma_faulted)++;
             if (cfg_.service_faults)

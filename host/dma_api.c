@@ -770,8 +770,9 @@ enum iommu_status iommu_dma_flush_all(iommu_dma_t *d, unsigned cpu, uint64_t now
     return IOMMU_OK;
 }
 
-void iommu_dma_flush_done(iommu_dma_t *d, uint64_t token, unsigned cpu)
+uint64_t iommu_dma_flush_done(iommu_dma_t *d, uint64_t token, unsigned cpu)
 {
+    uint64_t cyc = 0;
     size_t k = 0;
     for (size_t i = 0; i < d->ndef; i++) {
         struct fq_ent *e = &d->deferred[i];
@@ -779,11 +780,13 @@ void iommu_dma_flush_done(iommu_dma_t *d, uint64_t token, unsigned cpu)
             iommu_iova_free(d->dom[e->did]->iova, e->pfn, e->npages, e->cpu);
             d->c[HC_IOVA_FREES]++;
             charge(d, cpu, HC_CYC_IOVA, d->cfg.cycles.iova_free, NULL);
+            cyc += d->cfg.cycles.iova_free;
         } else {
             d->deferred[k++] = *e;
         }
     }
     d->ndef = k;
+    return cyc;
 }
 
 void iommu_dma_charge_wait(iommu_dma_t *d, unsigned cpu, uint64_t wait_ns)

@@ -139,8 +139,9 @@ enum iommu_status iommu_dma_timer(iommu_dma_t *d, unsigned cpu, uint64_t now_ns,
 /* Flushes everything still deferred (end of run). */
 enum iommu_status iommu_dma_flush_all(iommu_dma_t *d, unsigned cpu, uint64_t now_ns,
                                       struct iommu_dma_work *w);
-/* The wait of flush `token` completed at now_ns: frees the IOVAs it held. */
-void iommu_dma_flush_done(iommu_dma_t *d, uint64_t token, unsigned cpu);
+/* The wait of flush `token` completed: frees the IOVAs it held; returns the CPU cycles that
+ * took (the caller's CPU is busy that long after the wait). */
+uint64_t iommu_dma_flush_done(iommu_dma_t *d, uint64_t token, unsigned cpu);
 /* Charges time spent waiting for an invalidation to CPU cpu. */
 void iommu_dma_charge_wait(iommu_dma_t *d, unsigned cpu, uint64_t wait_ns);
 /* Free queue slots (a call needs at most IOMMU_DMA_MAX_DESC). */

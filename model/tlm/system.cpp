@@ -304,6 +304,11 @@ void TimedSystem::start_work(const iommu_dma_work &w, unsigned cpu)
 void TimedSystem::cpu_done()
 {
     const uint64_t now = to_ps(sc_time_stamp());
+    if (after_wait_) { // the work after the wait (freeing IOVAs) is done
+        after_wait_ = false;
+        finish_work(now);
+        return;
+    }
     if (work_.doorbell) {
         const uint64_t pending = iommu_invq_pending(invq_.get()) +
                                  (work_.iqt - iommu_invq_iqt(invq_.get())) % 4096 / 16;
@@ -332,7 +337,12 @@ void TimedSystem::inv_wait_done(uint64_t addr, uint32_t value, uint64_t t_ps)
     host_stats_.wait_ps += w;
     host_stats_.wait_max_ps = std::max(host_stats_.wait_max_ps, w);
     iommu_dma_charge_wait(dma_.get(), work_cpu_, w / 1000);
-    iommu_dma_flush_done(dma_.get(), work_.token, work_cpu_);
+    const uint64_t cyc = iommu_dma_flush_done(dma_.get(), work_.token, work_cpu_);
+    if (cyc) { // then the CPU frees the IOVAs the flush held
+        after_wait_ = true;
+        cpu_timer_->ev.notify(sc_time((double)cyc / cfg_.dma.cpu_ghz * 1000.0, SC_PS));
+        return;
+    }
     finish_work(t_ps);
 }
 

@@ -194,7 +194,7 @@ private:
     std::unique_ptr<iommu_dma_t, Del<iommu_dma_t, iommu_dma_destroy>> dma_;
     iommu_host_env env_{};
     std::unique_ptr<HostTimer> cpu_timer_, flush_timer_;
-    bool host_busy_ = false, waiting_ = false, stopped_ = false;
+    bool host_busy_ = false, waiting_ = false, stopped_ = false, after_wait_ = false;
     iommu_dma_work work_{};
     unsigned work_cpu_ = 0;
     uint64_t work_start_ps_ = 0, doorbell_ps_ = 0, timer_at_ps_ = UINT64_MAX;

@@ -135,7 +135,12 @@ public:
                     sweep_->reset_counts();
                 warm = true;
             }
-            apply(ev, rd.get());
+            if (ev.type == IOMMU_EV_DMA && !(ev.flags & (IOMMU_EVF_TIME | IOMMU_EVF_HANDLE))) {
+                (*rc_->ev[IOMMU_EV_DMA])++; // the hot path: a plain DMA, no time to advance
+                dma(ev, (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE, rd.get());
+            } else {
+                apply(ev, rd.get());
+            }
             if (ev.type == IOMMU_EV_DMA)
                 dma_seen++;
             if (opt_.progress && (events & 0xFFFFF) == 0) {
@@ -189,7 +194,7 @@ private:
             bad(rd, what);
     }
 
-    void apply(const iommu_trace_event &ev, const iommu_trace_reader_t *rd)
+    __attribute__((noinline)) void apply(const iommu_trace_event &ev, const iommu_trace_reader_t *rd)
     {
         (*rc_->ev[ev.type])++;
         if (ev.flags & IOMMU_EVF_TIME) {
@@ -222,7 +227,8 @@ private:
                                (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE, ev.iova, ev.am);
     }
 
-    void dma(const iommu_trace_event &ev, iommu_pasid_t pasid, const iommu_trace_reader_t *rd)
+    __attribute__((always_inline)) inline void dma(const iommu_trace_event &ev, iommu_pasid_t pasid,
+                                                   const iommu_trace_reader_t *rd)
     {
         (*rc_->dma_count)++;
         *rc_->dma_bytes += ev.len;
@@ -240,6 +246,12 @@ private:
             translate(req);
             return;
         }
+        dma_by_handle(ev, req, rd);
+    }
+
+    __attribute__((noinline)) void dma_by_handle(const iommu_trace_event &ev, iommu_req req,
+                                                 const iommu_trace_reader_t *rd)
+    {
         // addressed by buffer: one request per scatter-gather segment it touches
         for (uint64_t off = ev.iova, left = ev.len; left;) {
             uint64_t iova, piece;
@@ -259,7 +271,7 @@ private:
     }
 
     // false when the request faulted
-    bool translate(const iommu_req &req)
+    __attribute__((always_inline)) inline bool translate(const iommu_req &req)
     {
         // the per-chunk callback only when something watches chunks (the hot path has none)
         const bool watch = sweep_ || iommu_prot_open(prot_.get());

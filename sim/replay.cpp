@@ -113,6 +113,7 @@ public:
             sweep_ = std::make_unique<Sweep>(opt.sweep, cfg_.unit);
         chunk_ctx_.sweep = sweep_.get();
         chunk_ctx_.prot = prot_.get();
+        watch_ = sweep_ != nullptr;
     }
 
     ReplayResult run(const Config &cfg)
@@ -222,6 +223,7 @@ private:
         complete(w, ev.type == IOMMU_EV_DMA_MAP || ev.type == IOMMU_EV_DMA_UNMAP ? ev.cpu : 0, rd);
         *rc_->inv_removed += counter(stats_.get(), "inv.removed.iotlb") +
                              counter(stats_.get(), "inv.removed.context") - removed0;
+        watch_ = sweep_ || iommu_prot_open(prot_.get()); // windows open and close on host events
         if (sweep_ && ev.type == IOMMU_EV_INV)
             sweep_->invalidate(ev.inv_type, ev.did,
                                (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE, ev.iova, ev.am);
@@ -274,8 +276,7 @@ private:
     __attribute__((always_inline)) inline bool translate(const iommu_req &req)
     {
         // the per-chunk callback only when something watches chunks (the hot path has none)
-        const bool watch = sweep_ || iommu_prot_open(prot_.get());
-        iommu_translate_functional(unit_.get(), &op_, &req, watch ? on_chunk : nullptr, &chunk_ctx_);
+        iommu_translate_functional(unit_.get(), &op_, &req, watch_ ? on_chunk : nullptr, &chunk_ctx_);
         if (op_.fault_recorded || op_.fault_reason) {
             (*rc_->dma_faulted)++;
             if (cfg_.service_faults)
@@ -396,6 +397,7 @@ private:
     DmaPtr dma_;
     iommu_host_env env_{};
     uint64_t now_ = 0; // trace time (ns) of the latest timestamped event
+    bool watch_ = false; // a sweep or an open stale window: DMAs report their chunks
     std::unique_ptr<ReplayCounters> rc_;
     std::unique_ptr<Sweep> sweep_;
     ChunkCtx chunk_ctx_{};

@@ -38,6 +38,8 @@ struct domain {
     uint32_t fq_total;
     uint64_t deadline;      /* lazy: flush timer, UINT64_MAX = not armed */
     uint32_t batch_n;       /* batched: unmaps gathered                  */
+    iommu_sid_t ats[IOMMU_DMA_MAX_ATS]; /* ATS devices attached (device-TLBs to flush) */
+    uint32_t nats;
     uint64_t batch_lo, batch_hi; /* their pfn span                      */
 };
 
@@ -325,6 +327,22 @@ static enum iommu_status wait_and_ring(iommu_dma_t *d, unsigned cpu, struct iomm
     return IOMMU_OK;
 }
 
+/* Device-TLB invalidations of the domain's ATS devices (after its IOTLB invalidation, as
+ * Linux's iommu_flush_dev_iotlb does). */
+static enum iommu_status devtlb_flush(iommu_dma_t *d, iommu_did_t did, uint64_t addr,
+                                      unsigned size_shift, unsigned cpu, struct iommu_dma_work *w)
+{
+    const struct domain *m = d->dom[did];
+    for (uint32_t i = 0; m && i < m->nats; i++) {
+        uint64_t qw[4];
+        iommu_qi_enc_devtlb(qw, m->ats[i], m->ats[i], 0, addr, size_shift);
+        enum iommu_status st = push(d, qw, cpu, w);
+        if (st != IOMMU_OK)
+            return st;
+    }
+    return IOMMU_OK;
+}
+
 static enum iommu_status iotlb_range(iommu_dma_t *d, iommu_did_t did, uint64_t pfn, uint64_t n,
                                      unsigned cpu, struct iommu_dma_work *w)
 {
@@ -335,7 +353,8 @@ static enum iommu_status iotlb_range(iommu_dma_t *d, iommu_did_t did, uint64_t p
         iommu_qi_enc_iotlb(qw, IOMMU_QI_G_DOMAIN, did, 0, 0, false, uc->drd, uc->dwd);
     else
         iommu_qi_enc_iotlb(qw, IOMMU_QI_G_PAGE, did, base << 12, am, false, uc->drd, uc->dwd);
-    return push(d, qw, cpu, w);
+    enum iommu_status st = push(d, qw, cpu, w);
+    return st == IOMMU_OK ? devtlb_flush(d, did, base << 12, 12 + am, cpu, w) : st;
 }
 
 /* Tags every untagged deferred entry of domain did (or all, did < 0) with token. */
@@ -443,12 +462,18 @@ enum iommu_status iommu_dma_attach(iommu_dma_t *d, iommu_sid_t sid, iommu_did_t 
 {
     if (d->cfg.policy == IOMMU_FLUSH_PASSTHROUGH)
         mode = IOMMU_MODE_PT;
-    enum iommu_status st = iommu_host_attach(d->h, sid, IOMMU_PASID_NONE, did, mode);
-    if (st != IOMMU_OK)
-        return st;
+    const bool ats = d->cfg.ats && mode != IOMMU_MODE_PT;
     struct domain *m = domain(d, did);
     if (!m)
         return IOMMU_ERR_NOMEM;
+    if (ats && m->nats >= IOMMU_DMA_MAX_ATS)
+        return IOMMU_ERR_UNSUPP; /* more ATS devices in one domain than the model tracks */
+    iommu_host_set_ats(d->h, sid, ats);
+    enum iommu_status st = iommu_host_attach(d->h, sid, IOMMU_PASID_NONE, did, mode);
+    if (st != IOMMU_OK)
+        return st;
+    if (ats)
+        m->ats[m->nats++] = sid;
     m->mode = mode;
     m->identity = d->cfg.policy == IOMMU_FLUSH_IDENTITY;
     d->dev_did[sid] = did;
@@ -607,6 +632,8 @@ static enum iommu_status flush_domain(iommu_dma_t *d, iommu_did_t did, unsigned 
     else
         iommu_qi_enc_iotlb(qw, IOMMU_QI_G_DOMAIN, did, 0, 0, false, uc->drd, uc->dwd);
     enum iommu_status st = push(d, qw, cpu, w);
+    if (st == IOMMU_OK)
+        st = devtlb_flush(d, did, 0, 64, cpu, w);
     if (st == IOMMU_OK)
         st = wait_and_ring(d, cpu, w);
     if (st != IOMMU_OK)

@@ -79,6 +79,8 @@ struct iommu_dma_cfg {
     uint64_t qi_base;           /* invalidation queue (4 KB << qi_qs) and a status page */
     unsigned qi_qs;
     uint64_t status_base;
+    bool ats;                   /* devices use ATS: their contexts allow device-TLBs and
+                                 * every IOTLB flush also invalidates their device-TLBs  */
 };
 void iommu_dma_cfg_default(struct iommu_dma_cfg *cfg);
 enum iommu_status iommu_dma_cfg_validate(const struct iommu_dma_cfg *cfg, const char **key,
@@ -145,7 +147,8 @@ uint64_t iommu_dma_flush_done(iommu_dma_t *d, uint64_t token, unsigned cpu);
 /* Charges time spent waiting for an invalidation to CPU cpu. */
 void iommu_dma_charge_wait(iommu_dma_t *d, unsigned cpu, uint64_t wait_ns);
 /* Free queue slots (a call needs at most IOMMU_DMA_MAX_DESC). */
-#define IOMMU_DMA_MAX_DESC 4u
+#define IOMMU_DMA_MAX_DESC 16u /* IOTLB + up to 8 device-TLB (ATS devices per domain) + wait */
+#define IOMMU_DMA_MAX_ATS 8u
 uint32_t iommu_dma_queue_free(const iommu_dma_t *d);
 /* The driver's side of the invalidation queue (shared with DMA-level `inv` events). */
 iommu_hostq_t *iommu_dma_hostq(iommu_dma_t *d);

@@ -68,6 +68,7 @@ struct iommu_host {
     struct domain *doms;
     size_t ndoms, cap_doms;
     int32_t *dom_index;  /* did -> index into doms, -1 when absent             */
+    uint8_t *ats;        /* [65536]: requester id uses ATS (context TT = 01b)   */
     struct attachment *att;
     size_t natt, cap_att;
     struct ctxref *refs;
@@ -430,7 +431,8 @@ iommu_host_t *iommu_host_create(const struct iommu_host_cfg *cfg, iommu_physmem_
     h->table_end = cfg->table_base + cfg->table_size;
     h->dom_index = malloc(DID_COUNT * sizeof *h->dom_index);
     h->alias = calloc(DID_COUNT, sizeof *h->alias);
-    if (!h->dom_index || !h->alias) {
+    h->ats = calloc(DID_COUNT, 1);
+    if (!h->dom_index || !h->alias || !h->ats) {
         iommu_host_destroy(h);
         return NULL;
     }
@@ -449,6 +451,7 @@ void iommu_host_destroy(iommu_host_t *h)
     free(h->att);
     free(h->refs);
     free(h->alias);
+    free(h->ats);
     free(h);
 }
 
@@ -621,7 +624,9 @@ static enum iommu_status write_context(iommu_host_t *h, iommu_sid_t rid, uint32_
             return st;
         const struct iommu_vtd_ctx c = {
             .p = true,
-            .tt = d->mode == IOMMU_MODE_PT ? IOMMU_VTD_TT_PASSTHROUGH : IOMMU_VTD_TT_UNTRANSLATED,
+            .tt = d->mode == IOMMU_MODE_PT ? IOMMU_VTD_TT_PASSTHROUGH
+                  : h->ats[rid]            ? IOMMU_VTD_TT_DEV_TLB
+                                           : IOMMU_VTD_TT_UNTRANSLATED,
             .slptptr = d->sl_root,
             .aw = (uint8_t)(h->cfg.sl_levels - 2),
             .did = d->did,
@@ -997,3 +1002,5 @@ enum iommu_status iommu_host_translate(const iommu_host_t *h, iommu_did_t did, u
         return st;
     return sw_translate(h, &s, iova, pa, perm, page_shift);
 }
+
+void iommu_host_set_ats(iommu_host_t *h, iommu_sid_t rid, bool enable) { h->ats[rid] = enable; }

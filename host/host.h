@@ -71,6 +71,10 @@ enum iommu_status iommu_host_map_identity(iommu_host_t *h, iommu_did_t did, uint
 enum iommu_status iommu_host_set_alias(iommu_host_t *h, iommu_sid_t sid, iommu_sid_t alias);
 iommu_sid_t iommu_host_requester_id(const iommu_host_t *h, iommu_sid_t sid);
 
+/* ATS: contexts written for requester id `rid` from now on allow device-TLBs (legacy
+ * TT = 01b; scalable PASID entries are unaffected in this model). Call before attach. */
+void iommu_host_set_ats(iommu_host_t *h, iommu_sid_t rid, bool enable);
+
 /* Table memory used so far (bytes of table frames allocated). */
 uint64_t iommu_host_table_bytes(const iommu_host_t *h);
 

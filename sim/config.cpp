@@ -241,6 +241,7 @@ std::vector<KeySpec> build_schema()
     v.push_back(floatkey("timing.pwc_ns", 0, 1e6, "paging-structure-cache lookup, once per walk", &IommuTiming::pwc_ns, T_));
     v.push_back(floatkey("timing.walk_step_ns", 0, 1e6, "walker work per table read, besides the memory read", &IommuTiming::walk_step_ns, T_));
     v.push_back(floatkey("timing.inv_desc_ns", 0, 1e6, "invalidation engine: processing per descriptor after its fetch", &IommuTiming::inv_desc_ns, T_));
+    v.push_back(floatkey("timing.devtlb_inv_ns", 0, 1e6, "device-TLB invalidation: message to the device, its work and the completion back (a wait waits for it)", &IommuTiming::devtlb_inv_ns, T_));
     v.push_back(floatkey("timing.inv_cache_ns", 0, 1e6, "invalidation engine: time an invalidation holds each cache's lookup port", &IommuTiming::inv_cache_ns, T_));
     v.push_back(floatkey("timing.fault_ns", 0, 1e6, "fault recording before the error response", &IommuTiming::fault_ns, T_));
     using tlm_model::PcieLinkConfig;
@@ -336,6 +337,9 @@ std::vector<KeySpec> build_schema()
     dbool("host.iova.rcache", "per-CPU IOVA range caches (Linux always has them)", [](CoreConfig &c) { return &c.dma.iova.rcache; });
     dbool("host.iova.forcedac", "never try 32-bit IOVAs first (iommu.forcedac=1)", [](CoreConfig &c) { return &c.dma.iova.forcedac; });
     dint("host.qi.qs", 0, 7, "invalidation queue size: 4 KB << qs (IQA_REG.QS)", [](CoreConfig &c) { return &c.dma.qi_qs; });
+    dbool("device.ats", "devices use ATS: a device-TLB each (devtlb.*), translation requests on its misses, contexts with TT = 01b, device-TLB invalidations in every flush", [](CoreConfig &c) { return &c.dma.ats; });
+    cache_keys(v, "devtlb", "each ATS device's device-TLB (tag: PASID, page)",
+               [](CoreConfig &c) -> iommu_cache_cfg & { return c.devtlb; });
     cache_keys(v, "iec", "interrupt-entry cache (tag: interrupt index; emptied by IEC invalidations)",
                [](CoreConfig &c) -> iommu_cache_cfg & { return c.unit.iec; });
     v.push_back(boolkey("host.service_faults", "the host's fault handler reads and clears fault records after every DMA (false: records fill up and overflow)", &CoreConfig::service_faults));
@@ -371,6 +375,7 @@ Config::Config()
     iommu_cfg_default(&cfg_.unit);
     iommu_host_cfg_default(&cfg_.host);
     iommu_dma_cfg_default(&cfg_.dma);
+    iommu_cache_cfg_default(&cfg_.devtlb); // 64 entries, fully associative, LRU
     cfg_.service_faults = true;
 }
 
@@ -571,6 +576,7 @@ CoreConfig Config::core() const
     fix(c.unit.context_cache);
     fix(c.unit.pasid_cache);
     fix(c.unit.iec);
+    fix(c.devtlb);
     for (auto &l : c.unit.pwc.level)
         fix(l);
     c.host.haw = c.unit.haw;
@@ -580,6 +586,8 @@ CoreConfig Config::core() const
         throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
     if (iommu_host_cfg_validate(&c.host, &key, &why) != IOMMU_OK)
         throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
+    if (const char *w = nullptr; c.devtlb.entries && iommu_cache_cfg_validate(&c.devtlb, &w) != IOMMU_OK)
+        throw InputError(std::string("config: devtlb: ") + (w ? w : "invalid"));
     if (iommu_dma_cfg_validate(&c.dma, &key, &why) != IOMMU_OK)
         throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
     std::string key2, why2;
@@ -630,6 +638,7 @@ tlm_model::TimedConfig timed_config(const CoreConfig &c)
     t.unit = c.unit;
     t.host = c.host;
     t.dma = c.dma;
+    t.devtlb = c.devtlb;
     t.service_faults = c.service_faults;
     t.timing = c.timing;
     t.link = c.link;

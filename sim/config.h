@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "host/dma_api.h"
+#include "model/iotlb/devtlb.h"
 #include "host/host.h"
 #include "model/iommu/iommu.h"
 }
@@ -31,6 +32,7 @@ struct CoreConfig {
     iommu_cfg unit;
     iommu_host_cfg host;
     iommu_dma_cfg dma;          // the DMA-API model and flush policy (host.*)
+    iommu_cache_cfg devtlb;     // each ATS device's device-TLB (devtlb.*; device.ats)
     bool service_faults = true; // host fault handler clears fault records after each DMA
     // the timed system (iommusim run)
     tlm_model::IommuTiming timing;

@@ -20,6 +20,7 @@ extern "C" {
 #include "host/apply.h"
 #include "host/host.h"
 #include "model/invq/invq.h"
+#include "model/iotlb/devtlb.h"
 #include "model/iommu/iommu.h"
 #include "traces/trace.h"
 }
@@ -42,6 +43,7 @@ using ReaderPtr = std::unique_ptr<iommu_trace_reader_t, Deleter<iommu_trace_read
 using InvqPtr = std::unique_ptr<iommu_invq_t, Deleter<iommu_invq_t, iommu_invq_destroy>>;
 using ProtPtr = std::unique_ptr<iommu_prot_t, Deleter<iommu_prot_t, iommu_prot_destroy>>;
 using DmaPtr = std::unique_ptr<iommu_dma_t, Deleter<iommu_dma_t, iommu_dma_destroy>>;
+using DevtlbPtr = std::unique_ptr<iommu_devtlbs_t, Deleter<iommu_devtlbs_t, iommu_devtlbs_destroy>>;
 
 
 // Replay-level counters, registered in the same registry as the unit's.
@@ -107,6 +109,12 @@ public:
         if (!dma_)
             throw std::runtime_error("cannot create the host DMA-API model (out of memory?)");
         iommu_invq_set_observer(invq_.get(), iommu_prot_observer, prot_.get());
+        if (cfg_.dma.ats) {
+            devtlb_.reset(iommu_devtlbs_create(&cfg_.devtlb, stats_.get()));
+            if (!devtlb_)
+                throw std::bad_alloc();
+            iommu_invq_set_devtlb_handler(invq_.get(), iommu_devtlbs_invalidate, devtlb_.get());
+        }
         env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get()};
         rc_ = std::make_unique<ReplayCounters>(stats_.get());
         if (!opt.sweep.empty())
@@ -275,6 +283,8 @@ private:
     // false when the request faulted
     __attribute__((always_inline)) inline bool translate(const iommu_req &req)
     {
+        if (devtlb_)
+            return translate_ats(req);
         // the per-chunk callback only when something watches chunks (the hot path has none)
         iommu_translate_functional(unit_.get(), &op_, &req, watch_ ? on_chunk : nullptr, &chunk_ctx_);
         if (op_.fault_recorded || op_.fault_reason) {
@@ -286,6 +296,53 @@ private:
         return true;
     }
 
+
+    // A device with ATS: per page, its device-TLB, or a translation request to fill it; then
+    // a translated request (the IOMMU checks only that the context allows device-TLBs).
+    __attribute__((noinline)) bool translate_ats(const iommu_req &req)
+    {
+        for (uint64_t off = 0; off < req.len;) {
+            const uint64_t iova = req.iova + off;
+            const iommu_iotlb_entry *e = iommu_devtlbs_lookup(devtlb_.get(), req.sid, req.pasid, iova);
+            iommu_iotlb_entry fill;
+            if (!e) {
+                iommu_req tr = req;
+                tr.iova = iova & ~0xFFFull;
+                tr.len = 1;
+                tr.flags = IOMMU_REQ_ATS_TRANSLATE;
+                if (!finish(tr))
+                    return false;
+                fill.pa = op_.xlat.pa & ~((1ull << op_.xlat.page_shift) - 1);
+                fill.page_shift = op_.xlat.page_shift;
+                fill.perm = op_.xlat.perm;
+                iommu_devtlbs_insert(devtlb_.get(), req.sid, req.pasid, iova, &fill);
+                e = &fill;
+            }
+            const uint64_t page = 1ull << e->page_shift;
+            const uint64_t in = iova & (page - 1);
+            const uint64_t piece = std::min(req.len - off, page - in);
+            iommu_req t = req;
+            t.iova = e->pa + in;
+            t.len = piece;
+            t.flags = IOMMU_REQ_ATS_TRANSLATED;
+            if (!finish(t))
+                return false;
+            off += piece;
+        }
+        return true;
+    }
+
+    bool finish(const iommu_req &req)
+    {
+        iommu_translate_functional(unit_.get(), &op_, &req, watch_ ? on_chunk : nullptr, &chunk_ctx_);
+        if (op_.fault_recorded || op_.fault_reason) {
+            (*rc_->dma_faulted)++;
+            if (cfg_.service_faults)
+                *rc_->faults_serviced += iommu_fault_service(unit_.get(), nullptr, nullptr);
+            return false;
+        }
+        return true;
+    }
 
     json make_json(const Config &cfg, uint64_t events)
     {
@@ -395,6 +452,7 @@ private:
     InvqPtr invq_;
     ProtPtr prot_;
     DmaPtr dma_;
+    DevtlbPtr devtlb_;
     iommu_host_env env_{};
     uint64_t now_ = 0; // trace time (ns) of the latest timestamped event
     bool watch_ = false; // a sweep or an open stale window: DMAs report their chunks

@@ -62,7 +62,7 @@ struct iommu {
                           * (out of memory): kept out of every report */
     uint64_t *requests, *requests_split, *walks_coalesced, *pc_hits, *pc_misses, *walks, *ctx_mem_reads,
         *passthrough, *untranslated, *irq_writes, *irq_reads_blocked, *faults_recorded,
-        *faults_suppressed, *faults_overflow, *iotlb_fills;
+        *faults_suppressed, *faults_overflow, *iotlb_fills, *ats_requests, *ats_translated;
     uint64_t *pwc_hits[IOMMU_PWC_NLEVELS], *pwc_misses[IOMMU_PWC_NLEVELS];
     uint64_t *fault_reason[256];
     iommu_hist_t *walk_reads_hist;
@@ -250,12 +250,17 @@ static bool register_stats(iommu_t *u)
     }
     for (unsigned r = 1; r <= IOMMU_FR_LEGACY_MAX; r++)
         reason_counter(u, (uint8_t)r);
+    u->ats_requests = iommu_stats_counter(s, "ats.translation_requests",
+                                         "ATS translation requests translated for device-TLBs");
+    u->ats_translated = iommu_stats_counter(s, "ats.translated_requests",
+                                           "ATS translated requests passed through (device-TLB hits)");
     u->walk_reads_hist = iommu_stats_hist(s, "walk.reads_per_walk",
                                           "memory reads per page walk", 1, 32);
     bool ok = u->g && u->requests && u->requests_split && u->pc_hits && u->pc_misses &&
               u->walks && u->walks_coalesced && u->ctx_mem_reads && u->iotlb_fills && u->passthrough &&
               u->untranslated && u->irq_writes && u->irq_reads_blocked && u->faults_recorded &&
-              u->faults_suppressed && u->faults_overflow && u->walk_reads_hist;
+              u->faults_suppressed && u->faults_overflow && u->walk_reads_hist && u->ats_requests &&
+              u->ats_translated;
     for (int l = 0; l < IOMMU_PWC_NLEVELS; l++)
         ok = ok && u->pwc_hits[l] && u->pwc_misses[l];
     return ok;
@@ -481,10 +486,27 @@ IOMMU_NOINLINE struct iommu_step start_walk(iommu_t *u, struct iommu_op *op);
  * only before anything can change the caches; a walk keeps its own copy in op->ctx (it
  * outlives this call when the TLM layer resumes it later). */
 /* The context is known: pass-through, IOTLB, or walk. */
+IOMMU_COLD struct iommu_step ats_request(iommu_t *u, struct iommu_op *op,
+                                                const struct iommu_ctx *c)
+{
+    if (!c->dev_tlb)
+        return chunk_fault(u, op, IOMMU_FR_TT_BLOCKED, c->fpd);
+    (*u->ats_translated)++;
+    op->xlat.passthrough = true; /* the device translated it with its device-TLB */
+    return xlat_done(u, op, op->cur_iova & ~0xFFFull, 12, IOMMU_ACC_R | IOMMU_ACC_W);
+}
+
 IOMMU_HOT_INLINE struct iommu_step after_ctx(iommu_t *u, struct iommu_op *op, const struct iommu_ctx *c)
 {
     op->xlat.did = c->did;
     op->dom = dom_block(u, c->did);
+    if (__builtin_expect((op->req.flags & (IOMMU_REQ_ATS_TRANSLATE | IOMMU_REQ_ATS_TRANSLATED)) != 0, 0)) {
+        if (op->req.flags & IOMMU_REQ_ATS_TRANSLATED)
+            return ats_request(u, op, c);
+        if (!c->dev_tlb)
+            return chunk_fault(u, op, IOMMU_FR_TT_BLOCKED, c->fpd);
+        (*u->ats_requests)++;
+    }
     if (c->mode == IOMMU_MODE_PT) {
         (*u->passthrough)++;
         op->xlat.passthrough = true;

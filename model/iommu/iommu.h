@@ -90,6 +90,12 @@ enum iommu_req_flags {
     /* Stop after an IOTLB miss with IOMMU_STEP_WALK instead of starting the walk, so the
      * caller can coalesce misses: iommu_op_start_walk, or iommu_op_join a walk in flight. */
     IOMMU_REQ_DEFER_WALK = 1u << 0,
+    /* PCIe ATS (VT-d 4.2): a translation request (AT = 01b) returns the translation of the
+     * chunk (op->xlat) and accesses no memory; a translated request (AT = 10b) carries a
+     * host-physical address and passes untranslated. Both need a context that allows
+     * device-TLBs (legacy TT = 01b; scalable DTE), else fault 0xD (translation type blocked). */
+    IOMMU_REQ_ATS_TRANSLATE = 1u << 1,
+    IOMMU_REQ_ATS_TRANSLATED = 1u << 2,
 };
 
 enum iommu_step_kind {

@@ -9,6 +9,10 @@
 // A DMA completes when its last TLP completes; its latency runs from its first TLP's issue.
 #pragma once
 
+extern "C" {
+#include "model/iotlb/devtlb.h"
+}
+
 #include <cstdint>
 #include <deque>
 #include <vector>
@@ -33,6 +37,8 @@ struct Dma {
 };
 
 struct EndpointConfig {
+    bool ats = false;      // ATS: a device-TLB (devtlb, shared per system, by requester id),
+    iommu_devtlbs_t *devtlb = nullptr; // translation requests on misses, translated requests
     unsigned tags = 32;    // outstanding non-posted (read) requests
     unsigned posted = 64;  // writes in flight
     unsigned mrrs = 512;   // maximum read request size (bytes)
@@ -64,6 +70,7 @@ public:
     size_t queued() const { return queue_.size(); }
     size_t in_flight() const { return active_; }
     unsigned tags_busy() const { return tags_used_; }
+    uint64_t ats_requests() const { return ats_requests_; }
     // Adds tags and posted credits in use and the DMA queue length to a waveform.
     void trace(sc_core::sc_trace_file *tf);
 
@@ -80,6 +87,7 @@ private:
     void on_complete(); // SC_METHOD on done_peq_
     void on_wake();     // SC_METHOD: an open-loop DMA's time has come
     void pump();
+    void send_translation_request(const Dma &d, uint64_t page);
 
     unsigned index_;
     EndpointConfig cfg_;
@@ -96,6 +104,13 @@ private:
     unsigned tags_used_ = 0, posted_used_ = 0;
     unsigned queued_ = 0; // queue_.size(), kept for the waveform
     bool waking_ = false;
+    // ATS: one translation request outstanding at a time; the DMA waits for it
+    bool xlat_pending_ = false, have_fill_ = false, fill_failed_ = false;
+    uint64_t ats_requests_ = 0;
+    bool front_open_ = false; // the front DMA has its flight (it started)
+    uint64_t fill_page_ = 0;
+    iommu_iotlb_entry fill_{};
+    static constexpr uint64_t kNoFlight = ~0ull;
 };
 
 } // namespace iommusim::tlm_model

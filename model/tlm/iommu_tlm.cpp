@@ -72,6 +72,7 @@ Iommu::Iommu(sc_module_name name, iommu_t *unit, const IommuTiming &timing)
     fault_ps_ = ns_to_ps(t_.fault_ns);
     inv_desc_ps_ = ns_to_ps(t_.inv_desc_ns);
     inv_cache_ps_ = ns_to_ps(t_.inv_cache_ns);
+    devtlb_ps_ = ns_to_ps(t_.devtlb_inv_ns);
     inflight_.push_back(0);
     upstream.register_nb_transport_fw(this, &Iommu::nb_transport_fw);
     memory.register_nb_transport_bw(this, &Iommu::nb_transport_bw_mem);
@@ -243,6 +244,13 @@ void Iommu::on_arrival()
         op->req.access = (uint8_t)((gp->is_write() ? IOMMU_ACC_W : IOMMU_ACC_R) |
                                    (e.privileged ? IOMMU_ACC_PRIV : 0));
         op->req.flags = t_.coalesce ? IOMMU_REQ_DEFER_WALK : 0;
+        if (e.ats == 1) { // the access the translation is requested for, not a data read
+            op->req.flags |= IOMMU_REQ_ATS_TRANSLATE;
+            op->req.access = (uint8_t)((e.ats_write ? IOMMU_ACC_W : IOMMU_ACC_R) |
+                                       (e.privileged ? IOMMU_ACC_PRIV : 0));
+        }
+        else if (e.ats == 2)
+            op->req.flags |= IOMMU_REQ_ATS_TRANSLATED;
         if (t_.in_order) {
             op->order_key = (uint32_t)e.port << 16 | e.requester_id;
             op->seq = order_[op->order_key].next_issue++;
@@ -477,7 +485,13 @@ void Iommu::translated(Op *op, uint64_t t_ps)
     IommuExt &e = PayloadPool::ext(*op->gp);
     e.t_xlat_done = ps(t_ps);
     release_slot(op, t_ps);
-    if (op->op.xlat.interrupt) { // an MSI: not a memory access
+    if (op->op.xlat.interrupt || e.ats == 1) { // an MSI, or an ATS translation completion:
+        if (e.ats == 1) {                        // not a memory access
+            const unsigned sh = op->op.xlat.page_shift;
+            e.ats_pa = op->op.xlat.pa & ~((1ull << sh) - 1);
+            e.ats_shift = (uint8_t)sh;
+            e.ats_perm = op->op.xlat.perm;
+        }
         e.t_mem_done = ps(t_ps);
         op->ready_ps = t_ps;
         respond(op);
@@ -642,6 +656,8 @@ void Iommu::on_inv()
     }
     inv_stats_.executed++;
     const uint8_t ty = inv_res_.d.type;
+    if (ty == IOMMU_QI_DEVTLB) // the device's completion must arrive before a later wait ends
+        devtlb_done_ps_ = std::max(devtlb_done_ps_, now + devtlb_ps_);
     if (ty != IOMMU_QI_WAIT) {
         epoch_++;
         inflight_.push_back(0);
@@ -693,8 +709,9 @@ void Iommu::inv_try_complete_wait(uint64_t t_ps)
     }
     inv_state_ = InvState::Status;
     const uint64_t now = to_ps(sc_time_stamp());
+    const uint64_t t = std::max(t_ps, devtlb_done_ps_); // device-TLB completions received
     engine_access(memory, table_pool_, mem_peq_, &inv_tag_, inv_res_.status_addr, 4,
-                  t_ps > now ? t_ps - now : 0);
+                  t > now ? t - now : 0);
 }
 
 } // namespace iommusim::tlm_model

@@ -34,6 +34,11 @@ struct IommuExt : tlm::tlm_extension<IommuExt> {
     uint16_t requester_id = 0;   // PCIe requester id (bus:dev.fn) as seen on the link
     uint32_t pasid = 0xFFFFFFFFu; // PASID TLP prefix; 0xFFFFFFFF = none
     uint8_t ats = 0;             // PCIe AT field: 0 untranslated, 1 translation request, 2 translated
+    // --- ATS translation completion (set by the Iommu for ats == 1) ---
+    uint64_t ats_pa = 0;         // host-physical base of the translated page
+    uint8_t ats_shift = 0;       // its size (12, 21, 30)
+    uint8_t ats_perm = 0;        // granted permissions
+    bool ats_write = false;      // translation request: write access wanted (the NW bit clear)
     bool privileged = false;     // PASID prefix privileged-mode bit
     uint32_t device = 0;         // index of the issuing endpoint (its stats block)
     uint64_t dma = 0;            // sequence number of the DMA this TLP belongs to

@@ -126,6 +126,14 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
     if (!dma_)
         throw std::runtime_error("cannot create the host DMA-API model");
     iommu_invq_set_observer(invq_.get(), iommu_prot_observer, prot_.get());
+    if (cfg_.dma.ats) {
+        devtlb_.reset(iommu_devtlbs_create(&cfg_.devtlb, stats_));
+        if (!devtlb_)
+            throw RunInputError("devtlb: invalid device-TLB geometry");
+        iommu_invq_set_devtlb_handler(invq_.get(), iommu_devtlbs_invalidate, devtlb_.get());
+        cfg_.device.ats = true;
+        cfg_.device.devtlb = devtlb_.get();
+    }
     env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get()};
 
     sc_report_handler::set_actions(SC_INFO, SC_DO_NOTHING); // no "timescale set" chatter

@@ -35,6 +35,7 @@ struct TimedConfig {
     iommu_cfg unit;
     iommu_host_cfg host;
     iommu_dma_cfg dma;
+    iommu_cache_cfg devtlb{};   // each ATS device's device-TLB (dma.ats)
     bool service_faults = true;
     IommuTiming timing;
     PcieLinkConfig link;
@@ -192,6 +193,7 @@ private:
     std::unique_ptr<iommu_invq_t, Del<iommu_invq_t, iommu_invq_destroy>> invq_;
     std::unique_ptr<iommu_prot_t, Del<iommu_prot_t, iommu_prot_destroy>> prot_;
     std::unique_ptr<iommu_dma_t, Del<iommu_dma_t, iommu_dma_destroy>> dma_;
+    std::unique_ptr<iommu_devtlbs_t, Del<iommu_devtlbs_t, iommu_devtlbs_destroy>> devtlb_;
     iommu_host_env env_{};
     std::unique_ptr<HostTimer> cpu_timer_, flush_timer_;
     bool host_busy_ = false, waiting_ = false, stopped_ = false, after_wait_ = false;

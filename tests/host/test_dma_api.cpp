@@ -9,6 +9,7 @@
 
 extern "C" {
 #include "host/apply.h"
+#include "model/iotlb/devtlb.h"
 }
 
 namespace {
@@ -286,6 +287,52 @@ TEST(HostQueue, DriverSeesTheQueueFull)
     EXPECT_EQ(iommu_hostq_free(h), 255u);
     iommu_hostq_destroy(h);
     iommu_invq_destroy(q);
+}
+
+} // namespace
+
+namespace {
+
+TEST(DmaApi, AtsDevicesGetDeviceTlbInvalidationsInEveryFlush)
+{
+    Api a(IOMMU_FLUSH_STRICT, [](iommu_dma_cfg &c, iommu_cfg &) { c.ats = true; });
+    iommu_cache_cfg cc;
+    iommu_cache_cfg_default(&cc);
+    iommu_devtlbs_t *dt = iommu_devtlbs_create(&cc, a.sys.stats);
+    iommu_invq_set_devtlb_handler(a.q, iommu_devtlbs_invalidate, dt);
+    const uint64_t iova = a.map(1, 0x40000000, 4096);
+    // the device: a translation request (TT = 01b allows it), a device-TLB fill, a translated request
+    iommu_req tr{DEV, IOMMU_PASID_NONE, iova, 1, IOMMU_ACC_W, IOMMU_REQ_ATS_TRANSLATE};
+    iommu_translate_functional(a.sys.unit, &a.sys.op, &tr, nullptr, nullptr);
+    ASSERT_EQ(a.sys.op.fault_reason, 0);
+    EXPECT_EQ(a.sys.op.xlat.pa, 0x40000000u);
+    iommu_iotlb_entry e{0x40000000, 12, a.sys.op.xlat.perm};
+    iommu_devtlbs_insert(dt, DEV, IOMMU_PASID_NONE, iova, &e);
+    iommu_req t{DEV, IOMMU_PASID_NONE, 0x40000000, 64, IOMMU_ACC_W, IOMMU_REQ_ATS_TRANSLATED};
+    iommu_translate_functional(a.sys.unit, &a.sys.op, &t, nullptr, nullptr);
+    EXPECT_EQ(a.sys.op.fault_reason, 0);
+    EXPECT_EQ(a.c("ats.translation_requests"), 1u);
+    EXPECT_EQ(a.c("ats.translated_requests"), 1u);
+    a.unmap(1);
+    EXPECT_EQ(a.c("inv.desc.devtlb"), 1u); // IOTLB + device-TLB + wait
+    EXPECT_EQ(a.c("inv.descriptors"), 3u);
+    EXPECT_EQ(iommu_devtlbs_valid(dt, DEV), 0u);
+    EXPECT_EQ(a.c("devtlb.removed"), 1u);
+    iommu_translate_functional(a.sys.unit, &a.sys.op, &tr, nullptr, nullptr);
+    EXPECT_NE(a.sys.op.fault_reason, 0); // unmapped: the translation request faults
+    iommu_devtlbs_destroy(dt);
+}
+
+TEST(DmaApi, AtsRequestsAreBlockedWithoutTheDeviceTlbTranslationType)
+{
+    Api a(IOMMU_FLUSH_STRICT); // ats off: contexts have TT = 00b
+    const uint64_t iova = a.map(1, 0x40000000, 4096);
+    iommu_req tr{DEV, IOMMU_PASID_NONE, iova, 1, IOMMU_ACC_W, IOMMU_REQ_ATS_TRANSLATE};
+    iommu_translate_functional(a.sys.unit, &a.sys.op, &tr, nullptr, nullptr);
+    EXPECT_EQ(a.sys.op.fault_reason, IOMMU_FR_TT_BLOCKED);
+    iommu_req t{DEV, IOMMU_PASID_NONE, 0x40000000, 64, IOMMU_ACC_W, IOMMU_REQ_ATS_TRANSLATED};
+    iommu_translate_functional(a.sys.unit, &a.sys.op, &t, nullptr, nullptr);
+    EXPECT_EQ(a.sys.op.fault_reason, IOMMU_FR_TT_BLOCKED);
 }
 
 } // namespace

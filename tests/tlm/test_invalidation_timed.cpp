@@ -187,3 +187,55 @@ TEST(InvalidationTimed, LazyWindowIsPositiveAndBoundedByItsTimer)
 }
 
 } // namespace
+
+namespace {
+
+TEST(InvalidationTimed, AtsDeviceTlbHitsSkipTheIotlbAndItsInvalidationDelaysTheWait)
+{
+    TimedConfig cfg = test_config();
+    cfg.dma.ats = true;
+    iommu_cache_cfg_default(&cfg.devtlb); // 64 entries
+    TimedRun r;
+    r.go(cfg, write_trace("attach sid=01:00.0 did=1 mode=sl\n"
+                          "map did=1 iova=0x100000 pa=0x40000000 len=0x1000 perm=rw page=4K\n"
+                          "dma sid=01:00.0 iova=0x100000 len=64 op=r\n"
+                          "inv type=wait\n"
+                          "dma sid=01:00.0 iova=0x100040 len=64 op=r\n"
+                          "inv type=devtlb sid=01:00.0 addr=0x100000 am=0\n"
+                          "inv type=wait\n"));
+    ASSERT_EQ(r.rec.size(), 2u);
+    // one translation request (the first DMA's miss), then translated requests only
+    EXPECT_EQ(r.c("ats.translation_requests"), 1u);
+    EXPECT_EQ(r.c("ats.translated_requests"), 2u);
+    EXPECT_EQ(r.c("devtlb.misses"), 1u);
+    EXPECT_EQ(r.c("devtlb.hits"), 1u);
+    EXPECT_EQ(r.c("iotlb.misses"), 1u); // the translation request walked once
+    // a translated request: interface 8 + context cache 2 (TT check), no IOTLB lookup
+    EXPECT_EQ(r.rec[1].xlat_done_ps - r.rec[1].arrive_ps, 10000u);
+    // the first DMA's latency includes its translation request's round trip
+    EXPECT_GT(r.rec[0].arrive_ps - r.rec[0].issue_ps, 2 * 200000u);
+    EXPECT_EQ(r.c("devtlb.removed"), 1u);
+    // the wait after the device-TLB invalidation completes only after the device's
+    // completion: 527 ns after the descriptor took effect, then its status write
+    const InvTlmStats &v = r.sys->iommu().inv_stats();
+    EXPECT_NEAR((double)v.last_wait_done_ps, (double)(v.last_exec_ps + 527000 + 100062), 1.0);
+}
+
+TEST(InvalidationTimed, AtsNeedsAContextThatAllowsDeviceTlbs)
+{
+    // the unit does not support device-TLBs (ECAP.DT = 0): the host writes TT = 01b anyway
+    // (device.ats), and the context is invalid (0xD) for every request
+    TimedConfig cfg = test_config();
+    cfg.dma.ats = true;
+    iommu_cache_cfg_default(&cfg.devtlb);
+    cfg.unit.dev_tlb = false;
+    TimedRun r;
+    r.go(cfg, write_trace("attach sid=01:00.0 did=1 mode=sl\n"
+                          "map did=1 iova=0x100000 pa=0x40000000 len=0x1000 perm=rw page=4K\n"
+                          "dma sid=01:00.0 iova=0x100000 len=64 op=r\n"));
+    ASSERT_EQ(r.rec.size(), 1u);
+    EXPECT_TRUE(r.rec[0].error);
+    EXPECT_EQ(r.c("faults.reason_0xd"), 2u); // the translation request, then the request itself
+}
+
+} // namespace

@@ -6,7 +6,8 @@
 
 /* One open window: a page of a domain and when its unmap returned. */
 struct rec {
-    uint64_t key;   /* did << 52 | page number; 0 = free slot (did 0 page 0 never tracked) */
+    uint64_t key;   /* did << 48 | page number (48 bits: IOVAs below 2^60); 0 = free slot
+                     * (page 0 of domain 0 is never tracked)                            */
     uint64_t t_ns;
     uint8_t shift;  /* size of the cached entry */
 };
@@ -19,7 +20,11 @@ struct iommu_prot {
     uint64_t *opened, *bytes, *wmax, *wsum, *closed, *accesses, *exposed, *open_end;
 };
 
-static uint64_t mkkey(iommu_did_t did, uint64_t page) { return ((uint64_t)did << 52) | (page & ((1ull << 52) - 1)); }
+#define PAGE_BITS 48
+static uint64_t mkkey(iommu_did_t did, uint64_t page)
+{
+    return ((uint64_t)did << PAGE_BITS) | (page & ((1ull << PAGE_BITS) - 1));
+}
 static uint64_t hash(uint64_t k) { k ^= k >> 33; k *= 0xff51afd7ed558ccdull; k ^= k >> 33; return k; }
 
 iommu_prot_t *iommu_prot_create(iommu_t *u, iommu_stats_t *s)
@@ -197,8 +202,8 @@ void iommu_prot_invalidated(iommu_prot_t *p, const struct iommu_qi_desc *d, uint
     }
     for (uint64_t i = 0; i < p->cap && p->n;) {
         const uint64_t k = p->tab[i].key;
-        const iommu_did_t did = (iommu_did_t)(k >> 52);
-        const uint64_t pg = k & ((1ull << 52) - 1);
+        const iommu_did_t did = (iommu_did_t)(k >> PAGE_BITS);
+        const uint64_t pg = k & ((1ull << PAGE_BITS) - 1);
         if (k && (all || (did == d->did && (by_did || (pg >= lo && pg < hi))))) {
             close_rec(p, i, now_ns); /* slot i now holds a shifted record: look again */
             continue;

@@ -336,3 +336,36 @@ TEST(DmaApi, AtsRequestsAreBlockedWithoutTheDeviceTlbTranslationType)
 }
 
 } // namespace
+
+namespace {
+
+TEST(Protection, WindowsAreKeptApartForEveryDomainId)
+{
+    UnitSystem sys;
+    sys.build();
+    iommu_prot_t *p = iommu_prot_create(sys.unit, sys.stats);
+    const iommu_did_t big = 5000, alias = 5000 - 4096; // equal in their low 12 bits
+    for (iommu_did_t did : {big, alias}) {
+        const iommu_sid_t sid = IOMMU_SID(0, did == big ? 4 : 5, 0);
+        ASSERT_EQ(iommu_host_attach(sys.host, sid, IOMMU_PASID_NONE, did, IOMMU_MODE_SL), IOMMU_OK);
+        ASSERT_EQ(iommu_host_map(sys.host, did, 0x100000, 0x40000000, 0x1000, IOMMU_ACC_R, 12, 0), IOMMU_OK);
+        ASSERT_EQ(sys.xlate(sid, 0x100000, 64, IOMMU_ACC_R), 1u);
+        iommu_prot_unmapped(p, did, 0x100000, 0x1000, 100);
+    }
+    EXPECT_EQ(sys.c("protection.stale_pages"), 2u);
+    iommu_qi_desc d{};
+    d.type = IOMMU_QI_IOTLB;
+    d.g = IOMMU_QI_G_DOMAIN;
+    d.did = alias;
+    iommu_prot_invalidated(p, &d, 150);
+    EXPECT_EQ(sys.c("protection.stale_windows_closed"), 1u);
+    EXPECT_EQ(iommu_prot_open(p), 1u); // domain 5000's window is still open
+    d.did = big;
+    iommu_prot_invalidated(p, &d, 400);
+    EXPECT_EQ(iommu_prot_open(p), 0u);
+    EXPECT_EQ(sys.c("protection.stale_window_ns.max"), 300u);
+    EXPECT_EQ(sys.c("protection.stale_window_ns.sum"), 350u);
+    iommu_prot_destroy(p);
+}
+
+} // namespace

@@ -19,6 +19,8 @@ struct buf {
     uint64_t handle;   /* key; in use when used != 0 */
     bool used, building;
     bool tomb;         /* a deleted slot (keeps probe chains intact)  */
+    uint8_t hstate;    /* IOMMU_DMA_H_* (timed driver)                 */
+    uint32_t inflight; /* DMAs in flight (timed driver)                */
     iommu_sid_t sid;
     iommu_did_t did;
     uint8_t perm;
@@ -827,4 +829,29 @@ void iommu_dma_charge_wait(iommu_dma_t *d, unsigned cpu, uint64_t wait_ns)
 double iommu_dma_cycles_per_io(const iommu_dma_t *d)
 {
     return d->c[HC_UNMAPS] ? (double)d->c[HC_CYC] / (double)d->c[HC_UNMAPS] : 0.0;
+}
+
+unsigned iommu_dma_handle_state(const iommu_dma_t *d, uint64_t handle)
+{
+    const struct buf *b = buf_find(d, handle);
+    return b && !b->building ? b->hstate : 0;
+}
+
+void iommu_dma_handle_set(iommu_dma_t *d, uint64_t handle, unsigned bits)
+{
+    struct buf *b = buf_find(d, handle);
+    if (b)
+        b->hstate |= (uint8_t)bits;
+}
+
+uint32_t iommu_dma_handle_inflight(iommu_dma_t *d, uint64_t handle, int delta)
+{
+    struct buf *b = buf_find(d, handle);
+    if (!b)
+        return 0;
+    if (delta < 0 && b->inflight < (uint32_t)-delta)
+        b->inflight = 0;
+    else
+        b->inflight = (uint32_t)((int64_t)b->inflight + delta);
+    return b->inflight;
 }

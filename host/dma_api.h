@@ -133,6 +133,14 @@ enum iommu_status iommu_dma_unmap(iommu_dma_t *d, uint64_t handle, unsigned cpu,
 enum iommu_status iommu_dma_resolve(const iommu_dma_t *d, uint64_t handle, uint64_t off,
                                     uint64_t len, uint64_t *iova, uint64_t *piece,
                                     iommu_sid_t *sid);
+/* Per-buffer state kept for a timed driver: READY once the dma_map call returned (the device
+ * may use the buffer), UNMAPPING once its dma_unmap is queued (no new DMA may use it), and
+ * the number of its DMAs in flight (dma_unmap waits for 0). Unknown handles: 0. */
+enum { IOMMU_DMA_H_READY = 1, IOMMU_DMA_H_UNMAPPING = 2 };
+unsigned iommu_dma_handle_state(const iommu_dma_t *d, uint64_t handle);
+void iommu_dma_handle_set(iommu_dma_t *d, uint64_t handle, unsigned state_bits);
+uint32_t iommu_dma_handle_inflight(iommu_dma_t *d, uint64_t handle, int delta);
+
 /* The flush timer (lazy): the earliest time a flush is due (UINT64_MAX: none), and the
  * flush itself when now_ns has reached it (w->doorbell/wait set if anything was flushed). */
 uint64_t iommu_dma_next_timer(const iommu_dma_t *d);

@@ -34,6 +34,8 @@ struct Dma {
     bool privileged = false;
     uint16_t requester_id = 0;
     uint32_t pasid = 0xFFFFFFFFu;
+    bool by_handle = false; // addressed through a DMA-API buffer (the driver tracks it)
+    uint64_t handle = 0;
 };
 
 struct EndpointConfig {

@@ -140,8 +140,11 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
     iommu_ = std::make_unique<Iommu>("iommu", unit_.get(), cfg_.timing);
     iommu_->attach_invq(invq_.get(), mem_.get(), this);
     iommu_->set_prot(prot_.get());
-    cpu_timer_ = std::make_unique<HostTimer>("host_cpu");
-    cpu_timer_->fn = [this] { cpu_done(); };
+    cpus_.resize(cfg_.dma.ncpus);
+    for (unsigned c = 0; c < cpus_.size(); c++) {
+        cpus_[c].timer = std::make_unique<HostTimer>(("host_cpu" + std::to_string(c)).c_str());
+        cpus_[c].timer->fn = [this, c] { cpu_done(c); };
+    }
     flush_timer_ = std::make_unique<HostTimer>("flush_timer");
     flush_timer_->fn = [this] { timer_fired(); };
     memory_ = std::make_unique<Memory>("memory", cfg_.memory, mem_.get());
@@ -274,23 +277,28 @@ bool TimedSystem::all_idle() const
     return true;
 }
 
+bool TimedSystem::cpus_idle() const
+{
+    for (const HostCpu &c : cpus_)
+        if (c.busy || !c.queue.empty())
+            return false;
+    return true;
+}
+
+// A DMA-level host event (attach, map, unmap, inv, ...): applied once every DMA and every host
+// operation before it is done (the barrier), on CPU 0. False: it waits, or runs in time.
 bool TimedSystem::apply_host(const iommu_trace_event &ev)
 {
-    if (!all_idle() || host_busy_ ||
-        iommu_dma_queue_free(dma_.get()) < IOMMU_DMA_MAX_DESC) {
+    if (!all_idle() || !cpus_idle() || iommu_dma_queue_free(dma_.get()) < IOMMU_DMA_MAX_DESC) {
         pending_ = ev;
         have_pending_ = true;
         return false;
     }
-    char what[160];
     iommu_dma_work w;
     const uint64_t now_ns = to_ps(sc_time_stamp()) / 1000;
-    enum iommu_status st = iommu_host_apply(&env_, &ev, now_ns, &w, what, sizeof what);
-    if (st != IOMMU_OK)
-        bad(std::string(what) + ": " + iommu_status_str(st));
-    const bool api = ev.type == IOMMU_EV_DMA_MAP || ev.type == IOMMU_EV_DMA_UNMAP;
+    apply_event(ev, now_ns, &w);
     if (w.cycles || w.doorbell || w.wait) {
-        start_work(w, api ? ev.cpu : 0);
+        start_work(0, w, nullptr);
         return false; // the host is busy: later events wait for it
     }
     if (w.unmapped)
@@ -298,71 +306,127 @@ bool TimedSystem::apply_host(const iommu_trace_event &ev)
     return true;
 }
 
-void TimedSystem::start_work(const iommu_dma_work &w, unsigned cpu)
+void TimedSystem::apply_event(const iommu_trace_event &ev, uint64_t now_ns, iommu_dma_work *w)
 {
-    host_busy_ = true;
-    work_ = w;
-    work_cpu_ = cpu;
-    work_start_ps_ = to_ps(sc_time_stamp());
-    host_stats_.ops++;
-    const double ps = (double)w.cycles / cfg_.dma.cpu_ghz * 1000.0;
-    cpu_timer_->ev.notify(sc_time(ps, SC_PS));
+    char what[160];
+    enum iommu_status st = iommu_host_apply(&env_, &ev, now_ns, w, what, sizeof what);
+    if (st != IOMMU_OK)
+        bad(std::string(what) + ": " + iommu_status_str(st));
 }
 
-void TimedSystem::cpu_done()
+// Runs CPU c's queued DMA-API calls in order while it is free: a dma_unmap waits until its
+// buffer's DMAs have completed; any call waits for room in the invalidation queue. CPU 0 also
+// runs the lazy flush timer when it is due.
+void TimedSystem::cpu_pump(unsigned c)
 {
+    HostCpu &u = cpus_[c];
+    while (!u.busy) {
+        const uint64_t now_ns = to_ps(sc_time_stamp()) / 1000;
+        if (iommu_dma_queue_free(dma_.get()) < IOMMU_DMA_MAX_DESC)
+            return; // retried when a wait completes
+        if (c == 0 && timer_due_) {
+            timer_due_ = false;
+            iommu_dma_work w;
+            if (iommu_dma_timer(dma_.get(), 0, now_ns, &w) == IOMMU_OK && (w.doorbell || w.wait)) {
+                start_work(0, w, nullptr);
+                return;
+            }
+            arm_timer();
+            continue;
+        }
+        if (u.queue.empty())
+            return;
+        const iommu_trace_event &ev = u.queue.front();
+        if (ev.type == IOMMU_EV_DMA_UNMAP && iommu_dma_handle_inflight(dma_.get(), ev.handle, 0))
+            return; // the device is not done with the buffer: dma_done pumps again
+        const iommu_trace_event e = ev;
+        u.queue.pop_front();
+        iommu_dma_work w;
+        apply_event(e, now_ns, &w);
+        start_work(c, w, &e);
+    }
+}
+
+void TimedSystem::start_work(unsigned c, const iommu_dma_work &w, const iommu_trace_event *ev)
+{
+    HostCpu &u = cpus_[c];
+    u.busy = true;
+    u.work = w;
+    u.start_ps = to_ps(sc_time_stamp());
+    u.map_handle = ev && ev->type == IOMMU_EV_DMA_MAP && !(ev->flags & IOMMU_EVF_MORE);
+    u.handle = ev ? ev->handle : 0;
+    host_stats_.ops++;
+    const double ps = (double)w.cycles / cfg_.dma.cpu_ghz * 1000.0;
+    u.timer->ev.notify(sc_time(ps, SC_PS));
+}
+
+void TimedSystem::cpu_done(unsigned c)
+{
+    HostCpu &u = cpus_[c];
     const uint64_t now = to_ps(sc_time_stamp());
-    if (after_wait_) { // the work after the wait (freeing IOVAs) is done
-        after_wait_ = false;
-        finish_work(now);
+    if (u.after_wait) { // the work after the wait (freeing IOVAs) is done
+        u.after_wait = false;
+        finish_work(c, now);
         return;
     }
-    if (work_.doorbell) {
+    if (u.work.doorbell) {
         const uint64_t pending = iommu_invq_pending(invq_.get()) +
-                                 (work_.iqt - iommu_invq_iqt(invq_.get())) % 4096 / 16;
+                                 (u.work.iqt - iommu_invq_iqt(invq_.get())) % 4096 / 16;
         host_stats_.doorbells++;
         host_stats_.pending_sum += pending;
         host_stats_.pending_max = std::max(host_stats_.pending_max, pending);
-        doorbell_ps_ = now;
-        iommu_->doorbell(work_.iqt);
+        u.doorbell_ps = now;
+        iommu_->doorbell(u.work.iqt);
     }
-    if (work_.wait) {
-        waiting_ = true; // inv_wait_done ends it
+    if (u.work.wait) {
+        u.waiting = true; // inv_wait_done ends it
         return;
     }
-    finish_work(now);
+    finish_work(c, now);
 }
 
 void TimedSystem::inv_executing(uint64_t t_ps) { iommu_prot_set_now(prot_.get(), t_ps / 1000); }
 
 void TimedSystem::inv_wait_done(uint64_t addr, uint32_t value, uint64_t t_ps)
 {
-    if (!waiting_ || addr != work_.status_addr || value != work_.status_value)
-        return; // a wait nobody spins on (a DMA-level trace's own wait is waited on too)
-    waiting_ = false;
-    const uint64_t w = t_ps - doorbell_ps_;
-    host_stats_.waits++;
-    host_stats_.wait_ps += w;
-    host_stats_.wait_max_ps = std::max(host_stats_.wait_max_ps, w);
-    iommu_dma_charge_wait(dma_.get(), work_cpu_, w / 1000);
-    const uint64_t cyc = iommu_dma_flush_done(dma_.get(), work_.token, work_cpu_);
-    if (cyc) { // then the CPU frees the IOVAs the flush held
-        after_wait_ = true;
-        cpu_timer_->ev.notify(sc_time((double)cyc / cfg_.dma.cpu_ghz * 1000.0, SC_PS));
-        return;
+    for (unsigned c = 0; c < cpus_.size(); c++) {
+        HostCpu &u = cpus_[c];
+        if (!u.waiting || addr != u.work.status_addr || value != u.work.status_value)
+            continue;
+        u.waiting = false;
+        const uint64_t w = t_ps - u.doorbell_ps;
+        host_stats_.waits++;
+        host_stats_.wait_ps += w;
+        host_stats_.wait_max_ps = std::max(host_stats_.wait_max_ps, w);
+        iommu_dma_charge_wait(dma_.get(), c, w / 1000);
+        const uint64_t cyc = iommu_dma_flush_done(dma_.get(), u.work.token, c);
+        if (cyc) { // then the CPU frees the IOVAs the flush held
+            u.after_wait = true;
+            u.timer->ev.notify(sc_time((double)cyc / cfg_.dma.cpu_ghz * 1000.0, SC_PS));
+        } else {
+            finish_work(c, t_ps);
+        }
+        break;
     }
-    finish_work(t_ps);
+    for (unsigned c = 0; c < cpus_.size(); c++) // room in the queue again
+        cpu_pump(c);
 }
 
 void TimedSystem::inv_stopped(uint64_t) { stopped_ = true; }
 
-void TimedSystem::finish_work(uint64_t t_ps)
+void TimedSystem::finish_work(unsigned c, uint64_t t_ps)
 {
-    if (work_.unmapped)
-        iommu_prot_unmapped(prot_.get(), work_.did, work_.unmap_iova, work_.unmap_len, t_ps / 1000);
-    host_stats_.busy_ps += t_ps - work_start_ps_;
-    host_busy_ = false;
+    HostCpu &u = cpus_[c];
+    if (u.work.unmapped)
+        iommu_prot_unmapped(prot_.get(), u.work.did, u.work.unmap_iova, u.work.unmap_len, t_ps / 1000);
+    if (u.map_handle) // the driver has the IOVA now: the device may use the buffer
+        iommu_dma_handle_set(dma_.get(), u.handle, IOMMU_DMA_H_READY);
+    if (opt_.host_record)
+        opt_.host_record->push_back({c, u.handle, u.start_ps, t_ps, u.work.unmapped, u.map_handle});
+    host_stats_.busy_ps += t_ps - u.start_ps;
+    u.busy = false;
     arm_timer();
+    cpu_pump(c);
     read_ahead();
     for (auto &e : endpoints_)
         e->kick();
@@ -382,15 +446,8 @@ void TimedSystem::arm_timer()
 void TimedSystem::timer_fired()
 {
     timer_at_ps_ = UINT64_MAX;
-    if (host_busy_) { // the CPU finishes its operation first; finish_work re-arms
-        return;
-    }
-    iommu_dma_work w;
-    const uint64_t now_ns = to_ps(sc_time_stamp()) / 1000;
-    if (iommu_dma_timer(dma_.get(), 0, now_ns, &w) == IOMMU_OK && (w.doorbell || w.wait))
-        start_work(w, 0);
-    else
-        arm_timer();
+    timer_due_ = true; // CPU 0 runs the flush when it is free
+    cpu_pump(0);
 }
 
 double TimedSystem::cycles_per_io() const { return iommu_dma_cycles_per_io(dma_.get()); }
@@ -400,43 +457,69 @@ void TimedSystem::read_ahead()
     if (reading_)
         return;
     reading_ = true;
-    if (host_busy_) {
-        reading_ = false;
-        return;
-    }
     if (have_pending_) {
-        if (!all_idle()) {
-            reading_ = false;
-            return;
-        }
         have_pending_ = false;
         if (!apply_host(pending_)) {
             reading_ = false;
             return;
         }
     }
-    std::vector<bool> pushed(endpoints_.size(), false);
+    if (have_stalled_ && !(iommu_dma_handle_state(dma_.get(), stalled_.handle) & IOMMU_DMA_H_READY)) {
+        reading_ = false; // the DMA waits for its buffer's dma_map to return
+        return;
+    }
+    std::vector<char> &pushed = pushed_;
+    pushed.assign(endpoints_.size(), 0);
     iommu_trace_event ev;
     iommu_trace_error err{};
-    // Read until some endpoint has plenty queued, or a barrier, or the end.
-    while (!eof_ && !have_pending_) {
+    // Read until some endpoint or CPU has plenty queued, or a barrier, or the end.
+    while (!have_pending_) {
         bool full = false;
         for (auto &e : endpoints_)
             full = full || e->queued() >= 4 * PcieEndpoint::kLowWater;
+        for (const HostCpu &c : cpus_)
+            full = full || c.queue.size() >= kCpuQueue;
         if (full)
             break;
-        int r = iommu_trace_next(reader_.get(), &ev, &err);
-        if (r < 0)
-            throw RunInputError(err.msg);
-        if (r == 0) {
-            eof_ = true;
-            break;
+        if (have_stalled_) {
+            ev = stalled_;
+            have_stalled_ = false;
+        } else {
+            if (eof_)
+                break;
+            int r = iommu_trace_next(reader_.get(), &ev, &err);
+            if (r < 0)
+                throw RunInputError(err.msg);
+            if (r == 0) {
+                eof_ = true;
+                break;
+            }
+            events_++;
         }
-        events_++;
+        if (ev.type == IOMMU_EV_DMA_MAP || ev.type == IOMMU_EV_DMA_UNMAP) {
+            if (ev.cpu >= cpus_.size())
+                bad("cpu " + std::to_string(ev.cpu) + " is not below host.cpus (" +
+                    std::to_string(cpus_.size()) + ")");
+            if (ev.type == IOMMU_EV_DMA_UNMAP)
+                iommu_dma_handle_set(dma_.get(), ev.handle, IOMMU_DMA_H_UNMAPPING);
+            cpus_[ev.cpu].queue.push_back(ev);
+            cpu_pump(ev.cpu);
+            continue;
+        }
         if (ev.type != IOMMU_EV_DMA) {
             if (!apply_host(ev))
-                break; // barrier: wait for the DMAs before it
+                break; // barrier: wait for the DMAs and host operations before it
             continue;
+        }
+        if ((ev.flags & IOMMU_EVF_HANDLE)) {
+            const unsigned hs = iommu_dma_handle_state(dma_.get(), ev.handle);
+            if (hs & IOMMU_DMA_H_UNMAPPING)
+                bad("dma handle " + std::to_string(ev.handle) + ": after its dma_unmap");
+            if (!(hs & IOMMU_DMA_H_READY)) { // mapped (or being mapped) by a CPU still busy
+                stalled_ = ev;
+                have_stalled_ = true;
+                break;
+            }
         }
         const int d = device_of_sid_[ev.sid];
         if (d < 0) {
@@ -453,7 +536,7 @@ void TimedSystem::read_ahead()
         dma.pasid = (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : 0xFFFFFFFFu;
         dma.timed = (ev.flags & IOMMU_EVF_TIME) != 0;
         dma.time_ps = ev.time_ns * 1000;
-        pushed[d] = true;
+        pushed[d] = 1;
         if (!(ev.flags & IOMMU_EVF_HANDLE)) {
             endpoints_[d]->push(dma);
             continue;
@@ -469,6 +552,9 @@ void TimedSystem::read_ahead()
                                               : ": offset/len beyond the buffer"));
             dma.iova = iova;
             dma.len = piece;
+            dma.by_handle = true;
+            dma.handle = ev.handle;
+            iommu_dma_handle_inflight(dma_.get(), ev.handle, +1);
             endpoints_[d]->push(dma);
             off += piece;
             left -= piece;
@@ -497,7 +583,7 @@ void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last
         opt_.record->push_back({device, dma.iova, dma.len, dma.write, error, to_ps(first_issue),
                                 to_ps(last.t_arrive), to_ps(last.t_xlat_start),
                                 to_ps(last.t_xlat_done), to_ps(last.t_mem_done), now,
-                                to_ps(last.walk_time)});
+                                to_ps(last.walk_time), dma.by_handle ? dma.handle : 0});
     if (!warm_ && done_ == opt_.warmup) {
         warm_ = true;
         total_.reset();
@@ -538,6 +624,9 @@ void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last
             last_progress_ = w;
         }
     }
+    if (dma.by_handle && iommu_dma_handle_inflight(dma_.get(), dma.handle, -1) == 0)
+        for (unsigned c = 0; c < cpus_.size(); c++) // a dma_unmap may wait for this buffer
+            cpu_pump(c);
     if (have_pending_ && all_idle())
         read_ahead();
 }
@@ -556,27 +645,34 @@ void TimedSystem::run()
     // barrier met with nothing in flight) are applied and the simulation goes on.
     do {
         read_ahead();
-        bool work = host_busy_;
+        for (unsigned c = 0; c < cpus_.size(); c++)
+            cpu_pump(c);
+        bool work = !cpus_idle();
         for (auto &e : endpoints_) {
             e->kick();
             work = work || e->queued() || e->in_flight();
         }
         if (work)
             sc_start();
-        if (host_busy_) // the simulation ran dry while the host waited: the queue stopped
+        bool waiting = false;
+        for (const HostCpu &c : cpus_)
+            waiting = waiting || c.waiting;
+        if (waiting) // the simulation ran dry while the host waited: the queue stopped
             bad(std::string("the invalidation queue stopped (FSTS.IQE: ") +
                 iommu_qi_error_name((unsigned)(iommu_invq_iqercd(invq_.get()) & 0xf)) +
                 ") while the host waited for it");
-    } while (!eof_ || have_pending_);
+        if (!work && !cpus_idle() && (eof_ || have_stalled_))
+            bad("host operations cannot proceed (a dma_unmap waits for DMAs that never come)");
+    } while (!eof_ || have_pending_ || have_stalled_ || !cpus_idle());
     // deferred invalidations (lazy/batched) still pending: flushed at the end
     for (;;) {
         iommu_dma_work w;
         if (iommu_dma_flush_all(dma_.get(), 0, to_ps(sc_time_stamp()) / 1000, &w) != IOMMU_OK || !w.wait)
             break;
         flush_timer_->ev.cancel();
-        start_work(w, 0);
+        start_work(0, w, nullptr);
         sc_start();
-        if (host_busy_)
+        if (!cpus_idle())
             bad("the invalidation queue stopped while the host waited for it");
     }
     flush_timer_->ev.cancel();

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -51,10 +52,20 @@ struct DmaRecord {
     uint64_t iova, len;
     bool write, error;
     uint64_t issue_ps, arrive_ps, xlat_start_ps, xlat_done_ps, mem_done_ps, complete_ps, walk_ps;
+    uint64_t handle = 0; // a DMA-API buffer's DMA: its handle (0 otherwise)
+};
+
+// One host operation in time, for tests (RunOptions::host_record).
+struct HostOpRecord {
+    unsigned cpu;
+    uint64_t handle;          // dma_map/dma_unmap: the buffer (0 otherwise)
+    uint64_t start_ps, end_ps;
+    bool unmap, map;          // a dma_unmap (or DMA-level unmap) / a buffer's last dma_map
 };
 
 struct RunOptions {
     std::string trace;
+    std::vector<HostOpRecord> *host_record = nullptr; // if set, every host operation
     std::vector<DmaRecord> *record = nullptr; // if set, every finished DMA is appended
     uint64_t warmup = 0;    // DMAs excluded from every statistic (caches stay warm)
     bool progress = false;  // progress lines on stderr
@@ -171,9 +182,12 @@ private:
     void read_ahead();          // feed endpoints until full, a barrier or the end
     bool apply_host(const iommu_trace_event &ev); // false: a barrier is pending
     bool all_idle() const;
-    void start_work(const iommu_dma_work &w, unsigned cpu); // the CPU runs a host operation
-    void cpu_done();                                       // its CPU phase ended
-    void finish_work(uint64_t t_ps);                       // ... and its wait, if any
+    bool cpus_idle() const;
+    void apply_event(const iommu_trace_event &ev, uint64_t now_ns, iommu_dma_work *w);
+    void cpu_pump(unsigned c);                             // CPU c takes its next operation
+    void start_work(unsigned c, const iommu_dma_work &w, const iommu_trace_event *ev);
+    void cpu_done(unsigned c);                             // its CPU phase ended
+    void finish_work(unsigned c, uint64_t t_ps);           // ... and its wait, if any
     void arm_timer();
     void timer_fired();
     void close_intervals(uint64_t now_ps, bool final);
@@ -195,11 +209,23 @@ private:
     std::unique_ptr<iommu_dma_t, Del<iommu_dma_t, iommu_dma_destroy>> dma_;
     std::unique_ptr<iommu_devtlbs_t, Del<iommu_devtlbs_t, iommu_devtlbs_destroy>> devtlb_;
     iommu_host_env env_{};
-    std::unique_ptr<HostTimer> cpu_timer_, flush_timer_;
-    bool host_busy_ = false, waiting_ = false, stopped_ = false, after_wait_ = false;
-    iommu_dma_work work_{};
-    unsigned work_cpu_ = 0;
-    uint64_t work_start_ps_ = 0, doorbell_ps_ = 0, timer_at_ps_ = UINT64_MAX;
+    // The host's CPUs: each runs its queue of DMA-API calls (dma_map/dma_unmap with cpu=)
+    // one at a time, concurrently with the others and with the devices' DMAs.
+    struct HostCpu {
+        std::unique_ptr<HostTimer> timer;
+        std::deque<iommu_trace_event> queue;
+        bool busy = false, waiting = false, after_wait = false, map_handle = false;
+        iommu_dma_work work{};
+        uint64_t handle = 0, start_ps = 0, doorbell_ps = 0;
+    };
+    static constexpr size_t kCpuQueue = 1024; // read-ahead bound per CPU
+    std::vector<HostCpu> cpus_;
+    std::unique_ptr<HostTimer> flush_timer_;
+    bool stopped_ = false, timer_due_ = false;
+    iommu_trace_event stalled_{};   // a DMA waiting for its buffer's dma_map to return
+    bool have_stalled_ = false;
+    std::vector<char> pushed_;      // read_ahead: endpoints given DMAs (reused, no allocation)
+    uint64_t timer_at_ps_ = UINT64_MAX;
     HostTimedStats host_stats_;
     std::unique_ptr<Iommu> iommu_;
     std::unique_ptr<Memory> memory_;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <string>
 #include <unistd.h>
 
@@ -236,6 +237,72 @@ TEST(InvalidationTimed, AtsNeedsAContextThatAllowsDeviceTlbs)
     ASSERT_EQ(r.rec.size(), 1u);
     EXPECT_TRUE(r.rec[0].error);
     EXPECT_EQ(r.c("faults.reason_0xd"), 2u); // the translation request, then the request itself
+}
+
+} // namespace
+
+namespace {
+
+// A NIC-like ring on two CPUs: the driver pre-maps 8 buffers, then per packet the device
+// writes the oldest buffer, the driver unmaps it and maps a new one (CPU = packet parity).
+TEST(InvalidationTimed, DriversOverlapWithDevicesAndEachOtherButKeepTheirDependencies)
+{
+    TimedConfig cfg = test_config();
+    cfg.dma.policy = IOMMU_FLUSH_STRICT;
+    cfg.dma.ncpus = 2;
+    cfg.dma.cycles.map = 2000; // slow CPUs make overlap visible
+    cfg.dma.cycles.unmap = 2000;
+    std::string t = "attach sid=01:00.0 did=1 mode=sl\n";
+    auto map = [&](int h, int cpu) {
+        char pa[32];
+        std::snprintf(pa, sizeof pa, "0x%x", 0x40000000 + h * 0x1000);
+        t += "dma_map sid=01:00.0 handle=" + std::to_string(h) + " pa=" + pa +
+             " len=1024 perm=w cpu=" + std::to_string(cpu) + "\n";
+    };
+    for (int h = 1; h <= 8; h++)
+        map(h, h % 2);
+    for (int i = 1; i <= 40; i++) {
+        t += "dma sid=01:00.0 handle=" + std::to_string(i) + " off=0 len=1024 op=w\n";
+        t += "dma_unmap handle=" + std::to_string(i) + " cpu=" + std::to_string(i % 2) + "\n";
+        map(i + 8, i % 2);
+    }
+    std::vector<HostOpRecord> ops;
+    TimedRun r;
+    RunOptions o;
+    o.trace = write_trace(t);
+    o.record = &r.rec;
+    o.host_record = &ops;
+    r.sys = std::make_unique<TimedSystem>(cfg, o, r.stats);
+    r.sys->run();
+    ASSERT_EQ(r.rec.size(), 40u);
+    ASSERT_EQ(r.c("host.dma_unmaps"), 40u);
+    std::map<uint64_t, uint64_t> map_end, unmap_start, dma_issue, dma_done;
+    for (const HostOpRecord &h : ops) {
+        if (h.map)
+            map_end[h.handle] = h.end_ps;
+        if (h.unmap)
+            unmap_start[h.handle] = h.start_ps;
+    }
+    for (const DmaRecord &d : r.rec) {
+        dma_issue[d.handle] = d.issue_ps;
+        dma_done[d.handle] = d.complete_ps;
+    }
+    for (auto &[h, done] : dma_done) {
+        EXPECT_GE(dma_issue[h], map_end[h]) << "DMA of buffer " << h << " before its dma_map returned";
+        EXPECT_GE(unmap_start[h], done) << "dma_unmap of buffer " << h << " before its DMA completed";
+    }
+    // overlap: a DMA in flight while some host operation runs, and the two CPUs busy at once
+    bool dma_overlap = false, cpu_overlap = false;
+    for (const HostOpRecord &h : ops) {
+        for (const DmaRecord &d : r.rec)
+            dma_overlap = dma_overlap || (d.issue_ps < h.end_ps && h.start_ps < d.complete_ps && d.handle != h.handle);
+        for (const HostOpRecord &g : ops)
+            cpu_overlap = cpu_overlap || (g.cpu != h.cpu && g.start_ps < h.end_ps && h.start_ps < g.end_ps);
+    }
+    EXPECT_TRUE(dma_overlap);
+    EXPECT_TRUE(cpu_overlap);
+    EXPECT_GT(r.c("per_cpu.0.cycles"), 0u);
+    EXPECT_GT(r.c("per_cpu.1.cycles"), 0u);
 }
 
 } // namespace

@@ -573,6 +573,9 @@ void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last
 {
     const uint64_t now = to_ps(sc_time_stamp());
     done_++;
+    if (dma.by_handle && iommu_dma_handle_inflight(dma_.get(), dma.handle, -1) == 0)
+        for (unsigned c = 0; c < cpus_.size(); c++) // a dma_unmap may wait for this buffer
+            cpu_pump(c);
     if (opt_.interval_ps) {
         close_intervals(now, false);
         cur_.dmas++;
@@ -624,9 +627,6 @@ void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last
             last_progress_ = w;
         }
     }
-    if (dma.by_handle && iommu_dma_handle_inflight(dma_.get(), dma.handle, -1) == 0)
-        for (unsigned c = 0; c < cpus_.size(); c++) // a dma_unmap may wait for this buffer
-            cpu_pump(c);
     if (have_pending_ && all_idle())
         read_ahead();
 }
@@ -647,12 +647,18 @@ void TimedSystem::run()
         read_ahead();
         for (unsigned c = 0; c < cpus_.size(); c++)
             cpu_pump(c);
-        bool work = !cpus_idle();
+        bool busy = false;
+        for (const HostCpu &c : cpus_)
+            busy = busy || c.busy;
+        bool work = busy;
         for (auto &e : endpoints_) {
             e->kick();
             work = work || e->queued() || e->in_flight();
         }
-        if (work)
+        const bool pending = sc_pending_activity(); // the engine, timers
+        if (!work && !pending && !cpus_idle()) // calls queued, nothing left that could unblock them
+            bad("host operations cannot proceed (a dma_unmap waits for DMAs that never complete)");
+        if (work || (pending && !cpus_idle()))
             sc_start();
         bool waiting = false;
         for (const HostCpu &c : cpus_)
@@ -661,8 +667,6 @@ void TimedSystem::run()
             bad(std::string("the invalidation queue stopped (FSTS.IQE: ") +
                 iommu_qi_error_name((unsigned)(iommu_invq_iqercd(invq_.get()) & 0xf)) +
                 ") while the host waited for it");
-        if (!work && !cpus_idle() && (eof_ || have_stalled_))
-            bad("host operations cannot proceed (a dma_unmap waits for DMAs that never come)");
     } while (!eof_ || have_pending_ || have_stalled_ || !cpus_idle());
     // deferred invalidations (lazy/batched) still pending: flushed at the end
     for (;;) {

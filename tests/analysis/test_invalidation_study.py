@@ -198,11 +198,13 @@ class TinyRun(Base):
             for p in POLICIES:
                 r = self.row(w["name"], p)
                 with self.subTest(workload=w["name"], policy=p):
-                    # --warmup counts DMAs: one per sg segment; the unmap that follows the
-                    # last warm-up DMA is already counted.
+                    # --warmup counts DMAs: one per sg segment. The driver runs beside the
+                    # device, so when the warm-up ends it may lag behind it by up to the ring:
+                    # those unmaps come after the reset and are counted.
                     self.assertEqual(r["run.warmup_dma"], w["warmup"] * w["sg"])
-                    self.assertIn(r["counters.host.dma_unmaps"],
-                                  (w["count"] - w["warmup"], w["count"] - w["warmup"] + 1))
+                    self.assertGreaterEqual(r["counters.host.dma_unmaps"], w["count"] - w["warmup"])
+                    self.assertLessEqual(r["counters.host.dma_unmaps"],
+                                         w["count"] - w["warmup"] + w["ring"] + 1)
                     self.assertEqual(r["counters.dma.count"],
                                      (w["count"] - w["warmup"]) * w["sg"])
 
@@ -213,8 +215,11 @@ class TinyRun(Base):
             ios = strict["counters.host.dma_unmaps"]
             with self.subTest(workload=w):
                 # strict: one page-selective invalidation and one wait per unmap, no window
-                self.assertEqual(strict["counters.inv.descriptors"], 2 * ios)
-                self.assertEqual(strict["counters.inv.iotlb.page"], ios)
+                # (an unmap under way when the warm-up ends has its descriptors counted after)
+                self.assertGreaterEqual(strict["counters.inv.descriptors"], 2 * ios)
+                self.assertLessEqual(strict["counters.inv.descriptors"], 2 * ios + 2)
+                self.assertGreaterEqual(strict["counters.inv.iotlb.page"], ios)
+                self.assertLessEqual(strict["counters.inv.iotlb.page"], ios + 1)
                 self.assertEqual(strict["counters.protection.stale_windows_closed"], 0)
                 self.assertEqual(strict["counters.protection.stale_window_ns.max"], 0)
                 # lazy and batched: far fewer descriptors, and stale windows

@@ -124,7 +124,18 @@ enum iommu_status iommu_host_complete_functional(const struct iommu_host_env *en
         }
         iommu_dma_flush_done(env->dma, w->token, cpu);
     }
-    if (w->unmapped)
-        iommu_prot_unmapped(env->prot, w->did, w->unmap_iova, w->unmap_len, now_ns);
+    iommu_host_unmap_returned(env, w, now_ns);
     return IOMMU_OK;
+}
+
+void iommu_host_unmap_returned(const struct iommu_host_env *env, const struct iommu_dma_work *w,
+                               uint64_t now_ns)
+{
+    if (!w->unmapped)
+        return;
+    iommu_prot_unmapped(env->prot, w->did, w->unmap_iova, w->unmap_len, now_ns);
+    const iommu_sid_t *sids;
+    const uint32_t n = iommu_dma_ats_devices(env->dma, w->did, &sids);
+    for (uint32_t i = 0; i < n; i++)
+        iommu_prot_unmapped_dev(env->prot, sids[i], w->unmap_iova, w->unmap_len, now_ns);
 }

@@ -41,6 +41,11 @@ enum iommu_status iommu_host_apply(const struct iommu_host_env *env,
                                    const struct iommu_trace_event *ev, uint64_t now_ns,
                                    struct iommu_dma_work *w, char *what, size_t what_size);
 
+/* An unmap's call returned at now_ns: the protection windows of its range open (IOTLB, and
+ * the device-TLBs of the domain's ATS devices). */
+void iommu_host_unmap_returned(const struct iommu_host_env *env, const struct iommu_dma_work *w,
+                               uint64_t now_ns);
+
 /* Functional completion of a work item at now_ns: rings the doorbell, runs the queue to the
  * end, checks the wait's status word, frees the IOVAs the flush held and opens the
  * protection windows of an unmap. IOMMU_ERR_FORMAT when the queue stopped on an error before

@@ -855,3 +855,10 @@ uint32_t iommu_dma_handle_inflight(iommu_dma_t *d, uint64_t handle, int delta)
         b->inflight = (uint32_t)((int64_t)b->inflight + delta);
     return b->inflight;
 }
+
+uint32_t iommu_dma_ats_devices(const iommu_dma_t *d, iommu_did_t did, const iommu_sid_t **sids)
+{
+    const struct domain *m = d->dom[did];
+    *sids = m ? m->ats : NULL;
+    return m ? m->nats : 0;
+}

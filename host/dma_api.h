@@ -154,6 +154,9 @@ enum iommu_status iommu_dma_flush_all(iommu_dma_t *d, unsigned cpu, uint64_t now
 uint64_t iommu_dma_flush_done(iommu_dma_t *d, uint64_t token, unsigned cpu);
 /* Charges time spent waiting for an invalidation to CPU cpu. */
 void iommu_dma_charge_wait(iommu_dma_t *d, unsigned cpu, uint64_t wait_ns);
+/* The ATS devices attached to domain did (*sids valid until the next attach). */
+uint32_t iommu_dma_ats_devices(const iommu_dma_t *d, iommu_did_t did, const iommu_sid_t **sids);
+
 /* Free queue slots (a call needs at most IOMMU_DMA_MAX_DESC). */
 #define IOMMU_DMA_MAX_DESC 16u /* IOTLB + up to 8 device-TLB (ATS devices per domain) + wait */
 #define IOMMU_DMA_MAX_ATS 8u

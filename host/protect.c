@@ -12,11 +12,19 @@ struct rec {
     uint8_t shift;  /* size of the cached entry */
 };
 
+/* Open windows: open addressing, linear probing, power-of-two capacity. */
+struct table {
+    struct rec *tab;
+    uint64_t cap, n;
+};
+
 struct iommu_prot {
     iommu_t *u;
-    struct rec *tab; /* open addressing, linear probing, power-of-two capacity */
-    uint64_t cap, n;
+    struct table io;  /* IOTLB entries: key did << 48 | page            */
+    struct table dev; /* device-TLB entries: key sid << 48 | page (ATS)  */
+    iommu_devtlbs_t *devtlbs;
     uint64_t now;
+    uint64_t *dev_opened;
     uint64_t *opened, *bytes, *wmax, *wsum, *closed, *accesses, *exposed, *open_end;
 };
 
@@ -33,8 +41,11 @@ iommu_prot_t *iommu_prot_create(iommu_t *u, iommu_stats_t *s)
     if (!p)
         return NULL;
     p->u = u;
-    p->cap = 1024;
-    p->tab = calloc(p->cap, sizeof *p->tab);
+    p->io.cap = p->dev.cap = 1024;
+    p->io.tab = calloc(p->io.cap, sizeof(struct rec));
+    p->dev.tab = calloc(p->dev.cap, sizeof(struct rec));
+    p->dev_opened = iommu_stats_counter(s, "protection.stale_pages.devtlb",
+                                        "of protection.stale_pages: pages still in a device-TLB (ATS) when their unmap returned");
     p->opened = iommu_stats_counter(s, "protection.stale_pages",
                                     "unmapped pages still cached in the IOTLB when their unmap returned");
     p->bytes = iommu_stats_counter(s, "protection.stale_bytes",
@@ -51,7 +62,7 @@ iommu_prot_t *iommu_prot_create(iommu_t *u, iommu_stats_t *s)
                                      "bytes mapped beyond DMA-API buffers within their pages");
     p->open_end = iommu_stats_counter(s, "protection.stale_open_at_end",
                                       "stale windows still open when the run ended (closed at the end time)");
-    if (!p->tab || !p->opened || !p->bytes || !p->wmax || !p->wsum || !p->closed ||
+    if (!p->io.tab || !p->dev.tab || !p->dev_opened || !p->opened || !p->bytes || !p->wmax || !p->wsum || !p->closed ||
         !p->accesses || !p->exposed || !p->open_end) {
         iommu_prot_destroy(p);
         return NULL;
@@ -63,14 +74,16 @@ void iommu_prot_destroy(iommu_prot_t *p)
 {
     if (!p)
         return;
-    free(p->tab);
+    free(p->io.tab);
+    free(p->dev.tab);
     free(p);
 }
 
-uint64_t iommu_prot_open_count_(const iommu_prot_t *p) { return p->n; }
-uint64_t iommu_prot_open(const iommu_prot_t *p) { return p->n; }
+uint64_t iommu_prot_open_count_(const iommu_prot_t *p) { return p->io.n + p->dev.n; }
+uint64_t iommu_prot_open(const iommu_prot_t *p) { return p->io.n + p->dev.n; }
+void iommu_prot_set_devtlbs(iommu_prot_t *p, iommu_devtlbs_t *d) { p->devtlbs = d; }
 
-static struct rec *find(const iommu_prot_t *p, uint64_t key)
+static struct rec *find(const struct table *p, uint64_t key)
 {
     for (uint64_t i = hash(key) & (p->cap - 1);; i = (i + 1) & (p->cap - 1)) {
         if (p->tab[i].key == key)
@@ -80,9 +93,9 @@ static struct rec *find(const iommu_prot_t *p, uint64_t key)
     }
 }
 
-static void insert(iommu_prot_t *p, uint64_t key, uint64_t t, uint8_t shift);
+static void insert(struct table *p, uint64_t key, uint64_t t, uint8_t shift);
 
-static void grow(iommu_prot_t *p)
+static void grow(struct table *p)
 {
     struct rec *old = p->tab;
     const uint64_t oc = p->cap;
@@ -98,7 +111,7 @@ static void grow(iommu_prot_t *p)
     free(old);
 }
 
-static void insert(iommu_prot_t *p, uint64_t key, uint64_t t, uint8_t shift)
+static void insert(struct table *p, uint64_t key, uint64_t t, uint8_t shift)
 {
     if ((p->n + 1) * 4 > p->cap * 3)
         grow(p);
@@ -114,7 +127,7 @@ static void insert(iommu_prot_t *p, uint64_t key, uint64_t t, uint8_t shift)
 }
 
 /* Removes slot i (backward-shift deletion keeps probe chains intact). */
-static void erase_at(iommu_prot_t *p, uint64_t i)
+static void erase_at(struct table *p, uint64_t i)
 {
     uint64_t j = i;
     for (;;) {
@@ -135,14 +148,37 @@ static void erase_at(iommu_prot_t *p, uint64_t i)
     }
 }
 
-static void close_rec(iommu_prot_t *p, uint64_t i, uint64_t now)
+static void close_rec(iommu_prot_t *p, struct table *t, uint64_t i, uint64_t now)
 {
-    const uint64_t w = now > p->tab[i].t_ns ? now - p->tab[i].t_ns : 0;
+    const uint64_t w = now > t->tab[i].t_ns ? now - t->tab[i].t_ns : 0;
     if (w > *p->wmax)
         *p->wmax = w;
     *p->wsum += w;
     (*p->closed)++;
-    erase_at(p, i);
+    erase_at(t, i);
+}
+
+/* Closes every window of table t whose key matches (owner = key >> 48, page in [lo, hi)). */
+static void close_matching(iommu_prot_t *p, struct table *t, bool all, uint64_t owner,
+                           bool whole_owner, uint64_t lo, uint64_t hi, uint64_t now)
+{
+    if (!all && !whole_owner && hi - lo <= 64) {
+        for (uint64_t pg = lo; pg < hi; pg++) {
+            struct rec *r = find(t, (owner << PAGE_BITS) | pg);
+            if (r)
+                close_rec(p, t, (uint64_t)(r - t->tab), now);
+        }
+        return;
+    }
+    for (uint64_t i = 0; i < t->cap && t->n;) {
+        const uint64_t k = t->tab[i].key;
+        const uint64_t pg = k & ((1ull << PAGE_BITS) - 1);
+        if (k && (all || ((k >> PAGE_BITS) == owner && (whole_owner || (pg >= lo && pg < hi))))) {
+            close_rec(p, t, i, now); /* slot i now holds a shifted record: look again */
+            continue;
+        }
+        i++;
+    }
 }
 
 void iommu_prot_unmapped(iommu_prot_t *p, iommu_did_t did, uint64_t iova, uint64_t len,
@@ -155,66 +191,90 @@ void iommu_prot_unmapped(iommu_prot_t *p, iommu_did_t did, uint64_t iova, uint64
         if (!e)
             continue;
         const uint64_t key = mkkey(did, a >> 12);
-        if (find(p, key))
+        if (find(&p->io, key))
             continue;
-        insert(p, key, now_ns, e->page_shift);
+        insert(&p->io, key, now_ns, e->page_shift);
         (*p->opened)++;
         *p->bytes += 1ull << e->page_shift;
     }
 }
 
+void iommu_prot_unmapped_dev(iommu_prot_t *p, iommu_sid_t sid, uint64_t iova, uint64_t len,
+                             uint64_t now_ns)
+{
+    if (!p->devtlbs)
+        return;
+    const uint64_t end = iova + len;
+    for (uint64_t a = iova & ~0xfffull; a < end; a += 4096) {
+        const struct iommu_iotlb_entry *e = iommu_devtlbs_probe(p->devtlbs, sid, IOMMU_PASID_NONE, a);
+        if (!e)
+            continue;
+        const uint64_t key = ((uint64_t)sid << PAGE_BITS) | ((a >> 12) & ((1ull << PAGE_BITS) - 1));
+        if (find(&p->dev, key))
+            continue;
+        insert(&p->dev, key, now_ns, e->page_shift);
+        (*p->opened)++;
+        (*p->dev_opened)++;
+        *p->bytes += 1ull << e->page_shift;
+    }
+}
+
+bool iommu_prot_dev_access(iommu_prot_t *p, iommu_sid_t sid, uint64_t iova)
+{
+    if (!p || !p->dev.n)
+        return false;
+    const uint64_t key = ((uint64_t)sid << PAGE_BITS) | ((iova >> 12) & ((1ull << PAGE_BITS) - 1));
+    if (!find(&p->dev, key))
+        return false;
+    (*p->accesses)++;
+    return true;
+}
+
 void iommu_prot_invalidated(iommu_prot_t *p, const struct iommu_qi_desc *d, uint64_t now_ns)
 {
-    if (!p->n)
+    if (d->type == IOMMU_QI_DEVTLB) {
+        if (!p->dev.n)
+            return;
+        uint64_t base;
+        unsigned shift;
+        iommu_qi_devtlb_range(d, &base, &shift);
+        if (shift >= 64)
+            close_matching(p, &p->dev, false, d->sid, true, 0, 0, now_ns);
+        else
+            close_matching(p, &p->dev, false, d->sid, false, base >> 12,
+                           (base >> 12) + (1ull << (shift - 12)), now_ns);
         return;
-    bool all = false, by_did = false, range = false;
-    uint64_t lo = 0, hi = 0;
+    }
+    if (!p->io.n)
+        return;
     switch (d->type) {
     case IOMMU_QI_IOTLB:
-        all = d->g == IOMMU_QI_G_GLOBAL;
-        by_did = d->g == IOMMU_QI_G_DOMAIN;
-        if (d->g == IOMMU_QI_G_PAGE) {
+        if (d->g == IOMMU_QI_G_GLOBAL) {
+            close_matching(p, &p->io, true, 0, false, 0, 0, now_ns);
+        } else if (d->g == IOMMU_QI_G_DOMAIN) {
+            close_matching(p, &p->io, false, d->did, true, 0, 0, now_ns);
+        } else {
             const unsigned am = d->am > 51 ? 51 : d->am;
             const struct iommu_cfg *c = iommu_config(p->u);
-            if (!c->psi || am > c->mamv) {
-                by_did = true; /* executed as domain-selective */
+            if (!c->psi || am > c->mamv) { /* executed as domain-selective */
+                close_matching(p, &p->io, false, d->did, true, 0, 0, now_ns);
             } else {
-                range = true;
-                lo = (d->addr >> 12) & ~((1ull << am) - 1);
-                hi = lo + (1ull << am);
+                const uint64_t lo = (d->addr >> 12) & ~((1ull << am) - 1);
+                close_matching(p, &p->io, false, d->did, false, lo, lo + (1ull << am), now_ns);
             }
         }
-        break;
-    case IOMMU_QI_PASID_IOTLB:
-        by_did = true; /* conservative: PASID-tagged entries are not tracked separately */
-        break;
-    default:
-        return; /* other caches: not IOTLB entries */
-    }
-    if (range && hi - lo <= 64) {
-        for (uint64_t pg = lo; pg < hi; pg++) {
-            const uint64_t key = mkkey(d->did, pg);
-            struct rec *r = find(p, key);
-            if (r)
-                close_rec(p, (uint64_t)(r - p->tab), now_ns);
-        }
         return;
-    }
-    for (uint64_t i = 0; i < p->cap && p->n;) {
-        const uint64_t k = p->tab[i].key;
-        const iommu_did_t did = (iommu_did_t)(k >> PAGE_BITS);
-        const uint64_t pg = k & ((1ull << PAGE_BITS) - 1);
-        if (k && (all || (did == d->did && (by_did || (pg >= lo && pg < hi))))) {
-            close_rec(p, i, now_ns); /* slot i now holds a shifted record: look again */
-            continue;
-        }
-        i++;
+    case IOMMU_QI_PASID_IOTLB: /* conservative: PASID-tagged entries are not tracked apart */
+        close_matching(p, &p->io, false, d->did, true, 0, 0, now_ns);
+        return;
+    default:
+        return; /* other caches hold no translations of pages */
     }
 }
 
 bool iommu_prot_access_slow_(iommu_prot_t *p, iommu_did_t did, uint64_t iova)
 {
-    if (!find(p, mkkey(did, iova >> 12)))
+    if (!p->io.n || !find(&p->io, mkkey(did, iova >> 12)))
         return false;
     (*p->accesses)++;
     return true;
@@ -224,14 +284,15 @@ void iommu_prot_exposed(iommu_prot_t *p, uint64_t bytes) { *p->exposed += bytes;
 
 void iommu_prot_finish(iommu_prot_t *p, uint64_t now_ns)
 {
-    for (uint64_t i = 0; i < p->cap && p->n;) {
-        if (p->tab[i].key) {
-            (*p->open_end)++;
-            close_rec(p, i, now_ns);
-            continue;
+    for (struct table *t = &p->io; t; t = t == &p->io ? &p->dev : NULL)
+        for (uint64_t i = 0; i < t->cap && t->n;) {
+            if (t->tab[i].key) {
+                (*p->open_end)++;
+                close_rec(p, t, i, now_ns);
+                continue;
+            }
+            i++;
         }
-        i++;
-    }
 }
 
 void iommu_prot_set_now(iommu_prot_t *p, uint64_t now_ns) { p->now = now_ns; }

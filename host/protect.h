@@ -20,6 +20,7 @@
 #define IOMMU_HOST_PROTECT_H
 
 #include "../model/invq/invq.h"
+#include "../model/iotlb/devtlb.h"
 #include "../model/iommu/iommu.h"
 
 #ifdef __cplusplus
@@ -35,6 +36,13 @@ void iommu_prot_destroy(iommu_prot_t *p); /* accepts NULL */
 /* The unmap of [iova, iova + len) in did returned at now_ns. */
 void iommu_prot_unmapped(iommu_prot_t *p, iommu_did_t did, uint64_t iova, uint64_t len,
                          uint64_t now_ns);
+/* ATS: the device-TLBs to look at; then an unmap that returns while device sid's device-TLB
+ * still holds one of its pages opens a window too (closed by a device-TLB invalidation
+ * covering it), and a device-TLB hit on such a page is a stale access. */
+void iommu_prot_set_devtlbs(iommu_prot_t *p, iommu_devtlbs_t *d);
+void iommu_prot_unmapped_dev(iommu_prot_t *p, iommu_sid_t sid, uint64_t iova, uint64_t len,
+                             uint64_t now_ns);
+bool iommu_prot_dev_access(iommu_prot_t *p, iommu_sid_t sid, uint64_t iova);
 /* An invalidation descriptor executed at now_ns (closes the windows it covers). */
 void iommu_prot_invalidated(iommu_prot_t *p, const struct iommu_qi_desc *d, uint64_t now_ns);
 /* A chunk of a DMA translated in did at iova; iotlb_hit: served by a cached entry. Returns

@@ -114,6 +114,7 @@ public:
             if (!devtlb_)
                 throw std::bad_alloc();
             iommu_invq_set_devtlb_handler(invq_.get(), iommu_devtlbs_invalidate, devtlb_.get());
+            iommu_prot_set_devtlbs(prot_.get(), devtlb_.get());
         }
         env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get()};
         rc_ = std::make_unique<ReplayCounters>(stats_.get());
@@ -304,6 +305,8 @@ private:
         for (uint64_t off = 0; off < req.len;) {
             const uint64_t iova = req.iova + off;
             const iommu_iotlb_entry *e = iommu_devtlbs_lookup(devtlb_.get(), req.sid, req.pasid, iova);
+            if (e)
+                iommu_prot_dev_access(prot_.get(), req.sid, iova);
             iommu_iotlb_entry fill;
             if (!e) {
                 iommu_req tr = req;

@@ -59,6 +59,12 @@ const struct iommu_iotlb_entry *iommu_devtlbs_lookup(iommu_devtlbs_t *d, iommu_s
     return e;
 }
 
+const struct iommu_iotlb_entry *iommu_devtlbs_probe(const iommu_devtlbs_t *d, iommu_sid_t sid,
+                                                    iommu_pasid_t pasid, uint64_t iova)
+{
+    return d->dev[sid] ? iommu_iotlb_probe(d->dev[sid], 0, pasid, iova) : NULL;
+}
+
 void iommu_devtlbs_insert(iommu_devtlbs_t *d, iommu_sid_t sid, iommu_pasid_t pasid,
                           uint64_t iova, const struct iommu_iotlb_entry *e)
 {

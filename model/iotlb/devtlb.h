@@ -26,6 +26,9 @@ void iommu_devtlbs_destroy(iommu_devtlbs_t *d); /* accepts NULL */
 /* Device sid's cached translation of iova (pasid may be IOMMU_PASID_NONE); NULL on a miss. */
 const struct iommu_iotlb_entry *iommu_devtlbs_lookup(iommu_devtlbs_t *d, iommu_sid_t sid,
                                                      iommu_pasid_t pasid, uint64_t iova);
+/* The same without counting or touching replacement state (observers). */
+const struct iommu_iotlb_entry *iommu_devtlbs_probe(const iommu_devtlbs_t *d, iommu_sid_t sid,
+                                                    iommu_pasid_t pasid, uint64_t iova);
 void iommu_devtlbs_insert(iommu_devtlbs_t *d, iommu_sid_t sid, iommu_pasid_t pasid,
                           uint64_t iova, const struct iommu_iotlb_entry *e);
 /* Invalidates [base, base + 2^size_shift) (64: everything) in device sid's device-TLB;

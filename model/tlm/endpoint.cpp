@@ -90,6 +90,8 @@ void PcieEndpoint::pump()
                 at = fill_failed_ ? 0 : 2; // failed: sent untranslated, the IOMMU reports it
             } else {
                 te = iommu_devtlbs_lookup(cfg_.devtlb, d.requester_id, d.pasid, addr);
+                if (te)
+                    iommu_prot_dev_access(cfg_.prot, d.requester_id, addr);
                 if (!te) {
                     if (tags_used_ >= cfg_.tags)
                         break;

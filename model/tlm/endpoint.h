@@ -10,6 +10,7 @@
 #pragma once
 
 extern "C" {
+#include "host/protect.h"
 #include "model/iotlb/devtlb.h"
 }
 
@@ -41,6 +42,7 @@ struct Dma {
 struct EndpointConfig {
     bool ats = false;      // ATS: a device-TLB (devtlb, shared per system, by requester id),
     iommu_devtlbs_t *devtlb = nullptr; // translation requests on misses, translated requests
+    iommu_prot_t *prot = nullptr;      // protection metrics: device-TLB hits on stale entries
     unsigned tags = 32;    // outstanding non-posted (read) requests
     unsigned posted = 64;  // writes in flight
     unsigned mrrs = 512;   // maximum read request size (bytes)

@@ -133,6 +133,8 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
         iommu_invq_set_devtlb_handler(invq_.get(), iommu_devtlbs_invalidate, devtlb_.get());
         cfg_.device.ats = true;
         cfg_.device.devtlb = devtlb_.get();
+        cfg_.device.prot = prot_.get();
+        iommu_prot_set_devtlbs(prot_.get(), devtlb_.get());
     }
     env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get()};
 
@@ -301,8 +303,7 @@ bool TimedSystem::apply_host(const iommu_trace_event &ev)
         start_work(0, w, nullptr);
         return false; // the host is busy: later events wait for it
     }
-    if (w.unmapped)
-        iommu_prot_unmapped(prot_.get(), w.did, w.unmap_iova, w.unmap_len, now_ns);
+    iommu_host_unmap_returned(&env_, &w, now_ns);
     return true;
 }
 
@@ -417,8 +418,7 @@ void TimedSystem::inv_stopped(uint64_t) { stopped_ = true; }
 void TimedSystem::finish_work(unsigned c, uint64_t t_ps)
 {
     HostCpu &u = cpus_[c];
-    if (u.work.unmapped)
-        iommu_prot_unmapped(prot_.get(), u.work.did, u.work.unmap_iova, u.work.unmap_len, t_ps / 1000);
+    iommu_host_unmap_returned(&env_, &u.work, t_ps / 1000);
     if (u.map_handle) // the driver has the IOVA now: the device may use the buffer
         iommu_dma_handle_set(dma_.get(), u.handle, IOMMU_DMA_H_READY);
     if (opt_.host_record)

@@ -369,3 +369,38 @@ TEST(Protection, WindowsAreKeptApartForEveryDomainId)
 }
 
 } // namespace
+
+namespace {
+
+TEST(DmaApi, LazyLeavesDeviceTlbEntriesReachableUntilItsFlush)
+{
+    Api a(IOMMU_FLUSH_LAZY, [](iommu_dma_cfg &c, iommu_cfg &) {
+        c.ats = true;
+        c.lazy_hwm = 2;
+    });
+    iommu_cache_cfg cc;
+    iommu_cache_cfg_default(&cc);
+    iommu_devtlbs_t *dt = iommu_devtlbs_create(&cc, a.sys.stats);
+    iommu_invq_set_devtlb_handler(a.q, iommu_devtlbs_invalidate, dt);
+    iommu_prot_set_devtlbs(a.prot, dt);
+    a.now = 1000;
+    const uint64_t iova = a.map(1, 0x40000000, 4096);
+    iommu_iotlb_entry e{0x40000000, 12, IOMMU_ACC_W};
+    iommu_devtlbs_insert(dt, DEV, IOMMU_PASID_NONE, iova, &e); // the device translated it
+    a.unmap(1); // deferred: the device-TLB still holds the page
+    EXPECT_EQ(a.c("protection.stale_pages.devtlb"), 1u);
+    EXPECT_TRUE(iommu_prot_dev_access(a.prot, DEV, iova)); // the device can still use it
+    EXPECT_EQ(a.c("protection.stale_accesses"), 1u);
+    a.map(2, 0x40001000, 4096);
+    a.unmap(2);
+    a.now = 3000;
+    a.map(3, 0x40002000, 4096);
+    a.unmap(3); // the queue is at its mark: domain flush + device-TLB flush + wait
+    EXPECT_EQ(a.c("inv.desc.devtlb"), 1u);
+    EXPECT_EQ(iommu_devtlbs_valid(dt, DEV), 0u);
+    EXPECT_FALSE(iommu_prot_dev_access(a.prot, DEV, iova));
+    EXPECT_EQ(a.c("protection.stale_window_ns.max"), 2000u);
+    iommu_devtlbs_destroy(dt);
+}
+
+} // namespace

@@ -242,7 +242,10 @@ std::vector<KeySpec> build_schema()
     v.push_back(floatkey("timing.walk_step_ns", 0, 1e6, "walker work per table read, besides the memory read", &IommuTiming::walk_step_ns, T_));
     v.push_back(floatkey("timing.inv_desc_ns", 0, 1e6, "invalidation engine: processing per descriptor after its fetch", &IommuTiming::inv_desc_ns, T_));
     v.push_back(floatkey("timing.devtlb_inv_ns", 0, 1e6, "device-TLB invalidation: message to the device, its work and the completion back (a wait waits for it)", &IommuTiming::devtlb_inv_ns, T_));
-    v.push_back(floatkey("timing.inv_cache_ns", 0, 1e6, "invalidation engine: time an invalidation holds each cache's lookup port", &IommuTiming::inv_cache_ns, T_));
+    v.push_back(floatkey("timing.inv_iotlb_ns", 0, 1e6, "invalidation engine: an IOTLB (and paging-structure) invalidation holds the IOTLB port this long", &IommuTiming::inv_iotlb_ns, T_));
+    v.push_back(floatkey("timing.inv_context_ns", 0, 1e6, "invalidation engine: a context-cache invalidation holds its port this long", &IommuTiming::inv_context_ns, T_));
+    v.push_back(floatkey("timing.inv_pasid_ns", 0, 1e6, "invalidation engine: a PASID-cache invalidation holds its port this long", &IommuTiming::inv_pasid_ns, T_));
+    v.push_back(floatkey("timing.inv_iec_ns", 0, 1e6, "invalidation engine: an interrupt-entry-cache invalidation takes this long", &IommuTiming::inv_iec_ns, T_));
     v.push_back(floatkey("timing.fault_ns", 0, 1e6, "fault recording before the error response", &IommuTiming::fault_ns, T_));
     using tlm_model::PcieLinkConfig;
     auto L_ = &CoreConfig::link;

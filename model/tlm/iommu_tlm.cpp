@@ -71,7 +71,10 @@ Iommu::Iommu(sc_module_name name, iommu_t *unit, const IommuTiming &timing)
     step_ps_ = ns_to_ps(t_.walk_step_ns);
     fault_ps_ = ns_to_ps(t_.fault_ns);
     inv_desc_ps_ = ns_to_ps(t_.inv_desc_ns);
-    inv_cache_ps_ = ns_to_ps(t_.inv_cache_ns);
+    inv_iotlb_ps_ = ns_to_ps(t_.inv_iotlb_ns);
+    inv_cc_ps_ = ns_to_ps(t_.inv_context_ns);
+    inv_pc_ps_ = ns_to_ps(t_.inv_pasid_ns);
+    inv_iec_ps_ = ns_to_ps(t_.inv_iec_ns);
     devtlb_ps_ = ns_to_ps(t_.devtlb_inv_ns);
     inflight_.push_back(0);
     upstream.register_nb_transport_fw(this, &Iommu::nb_transport_fw);
@@ -681,20 +684,25 @@ void Iommu::inv_fetched(uint64_t t_ps)
     // processing, then the ports of the caches the descriptor invalidates
     uint64_t t = t_ps + inv_desc_ps_;
     const unsigned ty = inv_words_[0] & 0xf;
-    auto hold = [&](Resource &r) {
+    auto hold = [&](Resource &r, uint64_t d) {
         unsigned u;
         uint64_t start;
-        if (r.acquire(t, inv_cache_ps_, &u, &start)) {
-            r.release(u, start + inv_cache_ps_);
-            t = start + inv_cache_ps_;
+        if (r.acquire(t, d, &u, &start)) {
+            r.release(u, start + d);
+            t = start + d;
         }
     };
-    if (ty == IOMMU_QI_IOTLB || ty == IOMMU_QI_PASID_IOTLB)
-        hold(iotlb_ports_);
-    else if (ty == IOMMU_QI_CC)
-        hold(cc_ports_);
-    else if (ty == IOMMU_QI_PASID_CACHE)
-        hold(pc_ports_);
+    if (ty == IOMMU_QI_IOTLB || ty == IOMMU_QI_PASID_IOTLB) {
+        hold(iotlb_ports_, inv_iotlb_ps_);
+    } else if (ty == IOMMU_QI_CC) {
+        hold(cc_ports_, inv_cc_ps_);
+        if (iommu_config(unit_)->scalable_mode) // scalable: the PASID cache goes too
+            hold(pc_ports_, inv_pc_ps_);
+    } else if (ty == IOMMU_QI_PASID_CACHE) {
+        hold(pc_ports_, inv_pc_ps_);
+    } else if (ty == IOMMU_QI_IEC) {
+        t += inv_iec_ps_;
+    }
     inv_state_ = InvState::Exec;
     inv_ev_.notify(sc_time((double)(t - t_ps), SC_PS));
 }

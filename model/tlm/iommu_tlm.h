@@ -60,10 +60,14 @@ struct IommuTiming {
     double pwc_ns = 4.0;          // paging-structure-cache lookup, once per walk
     double walk_step_ns = 2.0;    // walker work per table read (besides the memory read)
     double fault_ns = 10.0;       // fault recording before the error response
-    // invalidation hardware (model/invq): per descriptor after its fetch, and the time an
-    // invalidation holds the port of each cache it invalidates (contending with lookups)
+    // invalidation hardware (model/invq): per descriptor after its fetch, then per cache the
+    // time the invalidation holds that cache's lookup port (contending with translations);
+    // estimates of the order of the lookup latencies (no published figure)
     double inv_desc_ns = 4.0;
-    double inv_cache_ns = 4.0;
+    double inv_iotlb_ns = 4.0;   // IOTLB (and paging-structure caches): IOTLB port
+    double inv_context_ns = 4.0; // context cache: its port
+    double inv_pasid_ns = 4.0;   // PASID cache: its port
+    double inv_iec_ns = 4.0;     // interrupt-entry cache (no lookup port modelled: time only)
     // a device-TLB invalidation: the message down the link, the device's work, the completion
     // back (2 x 213.5 ns link latency of the Haswell calibration + 100 ns, an estimate)
     double devtlb_inv_ns = 527.0;
@@ -176,7 +180,8 @@ private:
     sc_core::sc_event inv_ev_;
     uint64_t inv_words_[4] = {};
     iommu_invq_result inv_res_{};
-    uint64_t inv_desc_ps_ = 0, inv_cache_ps_ = 0, inv_busy_from_ = 0;
+    uint64_t inv_desc_ps_ = 0, inv_iotlb_ps_ = 0, inv_cc_ps_ = 0, inv_pc_ps_ = 0, inv_iec_ps_ = 0;
+    uint64_t inv_busy_from_ = 0;
     uint64_t devtlb_ps_ = 0, devtlb_done_ps_ = 0; // device-TLB invalidation round trips
     uint64_t epoch_ = 0, drain_epoch_ = 0, drain_from_ = 0;
     std::deque<uint64_t> inflight_; // translations in flight per epoch, from epoch_base_

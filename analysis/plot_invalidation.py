@@ -6,13 +6,18 @@ columns kind (policy | sweep | capture), workload, policy, param, value, mode (t
 functional), size, sg, dir, ring, count, warmup, file, then the flattened stats JSON
 (analysis/stats.py). Writes, for an output stem S:
 
-  S_policies.{png,pdf}  policy x workload (kind = policy): DMA throughput, median DMA latency,
-                        CPU cycles per I/O stacked by component, invalidation descriptors per
-                        I/O, mean invalidation wait, invalidation-queue occupancy, IOTLB hit
-                        rate, page-table reads per I/O, max and mean stale window, stale bytes
-                        per I/O, sub-page exposure per I/O
-  S_sweep.{png,pdf}     (kind = sweep rows) the same metrics against lazy's high-water mark
-                        and batched's batch size, one line per workload
+  S_policies.{png,pdf}  policy x workload (kind = policy): DMA throughput, host CPU load,
+                        mean (and median) DMA latency, CPU cycles per I/O stacked by
+                        component, invalidation descriptors per I/O, mean invalidation wait,
+                        invalidation-queue occupancy, IOTLB hit rate, page-table reads per
+                        I/O, max and mean stale window, stale bytes per I/O, sub-page
+                        exposure per I/O
+  S_sweep.{png,pdf}     (kind = sweep rows) throughput, cycles, descriptors, stale pages
+                        and windows against lazy's high-water mark and batched's batch
+                        size, one line per workload
+  S_variants.{png,pdf}  (kind = variant rows) a workload's variants (more CPUs, ATS, ...)
+                        next to its plain policy runs: throughput, CPU load, cycles, waits,
+                        queue occupancy, latency, stale pages and windows, device-TLB hits
   S_captures.{png,pdf}  (kind = capture rows) the real Linux captures replayed as recorded:
                         descriptors by type, IOTLB hit rate, stale windows
   S_summary.csv, S_summary.md   the derived numbers behind the figures (per-I/O metrics)
@@ -23,6 +28,9 @@ A figure whose rows are absent is not written.
 
 Per-I/O metrics divide by counters.host.dma_unmaps (the I/Os completed after the warm-up);
 capture rows (DMA-level traces, no dma_unmap) divide by counters.dma.count instead (per DMA).
+The host CPU load is the CPU time per I/O (host.cycles per I/O / host.cpu_ghz) over the
+time per I/O (I/O size / DMA throughput), divided by host.cpus: ~100 % when the CPUs are the
+bottleneck.
 """
 
 import argparse
@@ -83,6 +91,12 @@ def derive(row):
     closed = c(row, "protection.stale_windows_closed")
     size = num(row, "size", 0.0)
     gbps = c(row, "dma.throughput_gbps", float("nan"))
+    ghz = num(row, "config.host.cpu_ghz", 2.4) or 2.4
+    cpus = num(row, "config.host.cpus", 1.0) or 1.0
+    cycles_per_io = c(row, "host.cycles") * per
+    ns_per_io = size * 8 / gbps if size > 0 and gbps > 0 and not capture else float("nan")
+    dt_hits, dt_misses = c(row, "devtlb.hits"), c(row, "devtlb.misses")
+    ats_req = c(row, "ats.translation_requests")
     d = {
         "kind": row["kind"], "workload": row["workload"], "policy": row["policy"],
         "param": row.get("param", ""), "value": row.get("value", ""), "mode": row["mode"],
@@ -92,7 +106,9 @@ def derive(row):
         "kiops": gbps * 1e9 / 8 / size / 1e3 if size > 0 and not capture else float("nan"),
         "latency_p50_ns": c(row, "dma.latency_ns.p50", float("nan")),
         "latency_mean_ns": c(row, "dma.latency_ns.mean", float("nan")),
-        "cycles_per_io": c(row, "host.cycles") * per,
+        "cycles_per_io": cycles_per_io,
+        "cpus": cpus,
+        "cpu_load": cycles_per_io / ghz / ns_per_io / cpus,
         "inv_desc_per_io": c(row, "inv.descriptors") * per,
         "flushes_per_io": c(row, "host.flushes") * per,
         "inv_wait_ns_mean": c(row, "inv.wait_ns.mean", float("nan")),
@@ -108,6 +124,10 @@ def derive(row):
         "stale_pages": c(row, "protection.stale_pages"),
         "stale_open_at_end": c(row, "protection.stale_open_at_end"),
         "stale_bytes_per_io": c(row, "protection.stale_bytes") * per,
+        # windows opened per I/O: a page still in the IOTLB and, with ATS, one still in the
+        # device-TLB (each cache's window counts: protection.stale_pages.devtlb of them)
+        "stale_pages_per_io": c(row, "protection.stale_pages") * per,
+        "stale_pages_devtlb_per_io": c(row, "protection.stale_pages.devtlb") * per,
         "stale_accesses": c(row, "protection.stale_accesses"),
         "subpage_bytes_per_io": c(row, "protection.subpage_exposed_bytes") * per,
         # DMA into the interrupt window: writes pass untranslated, reads are blocked
@@ -115,6 +135,10 @@ def derive(row):
                               + c(row, "interrupt_range.reads_blocked")),
         "dma_errors": c(row, "dma.errors") + c(row, "dma.faulted"),
         "isolation": "none" if row["policy"] in NO_ISOLATION else "per buffer",
+        # ATS (device.ats): the device-TLB's hit rate, translation requests per I/O
+        "devtlb_hit_rate": (dt_hits / (dt_hits + dt_misses) if ats_req > 0
+                            and dt_hits + dt_misses > 0 else float("nan")),
+        "ats_requests_per_io": ats_req * per,
     }
     for part, _ in CYCLE_PARTS:
         d[f"cycles_{part}_per_io"] = c(row, f"host.cycles.{part}") * per
@@ -148,7 +172,9 @@ def plot_policies(ds, stem, formats, dpi):
     panels = [  # (key, title, log, kind)
         ("throughput_gbps", "DMA throughput (Gb/s)", False, "bar"),
         ("rel_throughput", "DMA throughput, % of passthrough", False, "bar"),
-        ("latency_p50_ns", "median DMA latency (ns)", False, "bar"),
+        ("cpu_load_pct", "host CPU load, % (CPU time per I/O\n/ time per I/O; 100 = CPU-bound)",
+         False, "bar"),
+        ("latency", "DMA latency (ns)\n(bar: mean, dot: median)", False, "latency"),
         ("cycles", "CPU cycles per I/O, by component", False, "cycles"),
         ("inv_desc_per_io", "invalidation descriptors per I/O", True, "bar"),
         ("inv_wait_ns_mean", "mean invalidation wait (ns)\n(doorbell to status write)",
@@ -171,6 +197,7 @@ def plot_policies(ds, stem, formats, dpi):
     for (w, p), d in by.items():
         d["rel_throughput"] = (100.0 * d["throughput_gbps"] / passthrough[w]
                                if passthrough.get(w) else float("nan"))
+        d["cpu_load_pct"] = 100.0 * d["cpu_load"]
     ncols = 4
     nrows = math.ceil(len(panels) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.0 * nrows), squeeze=False)
@@ -196,12 +223,12 @@ def plot_policies(ds, stem, formats, dpi):
             ax.legend(handles=[Patch(color=cc, label=name) for (_, name), cc
                                in zip(CYCLE_PARTS, CYCLE_COLORS)][::-1],
                       fontsize=6, frameon=False, loc="upper left")
-        elif kind == "queue":
+        elif kind in ("queue", "latency"):
+            bar_key, dot_key = (("inv_pending_mean", "inv_pending_max") if kind == "queue"
+                                else ("latency_mean_ns", "latency_p50_ns"))
             for p in policies:
-                mean = [by[(w, p)]["inv_pending_mean"] if (w, p) in by else np.nan
-                        for w in workloads]
-                mx = [by[(w, p)]["inv_pending_max"] if (w, p) in by else np.nan
-                      for w in workloads]
+                mean = [by[(w, p)][bar_key] if (w, p) in by else np.nan for w in workloads]
+                mx = [by[(w, p)][dot_key] if (w, p) in by else np.nan for w in workloads]
                 ax.bar(x + offs[p], mean, width, color=POLICY_COLORS.get(p))
                 ax.plot(x + offs[p], mx, "o", color="black", markersize=2.5)
         else:
@@ -257,6 +284,8 @@ def plot_sweep(ds, raw, stem, formats, dpi):
     panels = [("throughput_gbps", "DMA throughput (Gb/s)", False),
               ("cycles_per_io", "CPU cycles per I/O", False),
               ("inv_desc_per_io", "invalidation descriptors per I/O", True),
+              ("stale_pages_per_io", "stale pages per I/O\n(unmapped, still in the IOTLB)",
+               False),
               ("stale_mean_us", "mean stale window (µs)", True),
               ("stale_max_us", "longest stale window (µs)", True)]
     if any(d["msi_window_chunks"] > 0 for d in rows):
@@ -320,6 +349,117 @@ def plot_sweep(ds, raw, stem, formats, dpi):
                bbox_to_anchor=(0.5, 1 - 0.32 / height), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / height))
     return _save(fig, f"{stem}_sweep", formats, dpi)
+
+
+# ---------------------------------------------------------------- variants figure ------
+
+def _variant_groups(ds):
+    """[(workload, [(label, {policy: row})])]: each variant's workload, its plain policy runs
+    first (when there), then its variants in the order of the CSV."""
+    rows = [d for d in ds if d["kind"] == "variant"]
+    out = []
+    for w in dict.fromkeys(d["workload"] for d in rows):
+        groups = []
+        base = {d["policy"]: d for d in ds if d["kind"] == "policy" and d["workload"] == w}
+        if base:
+            groups.append((f"{w} as in the policy runs", base))
+        for v in dict.fromkeys(d["value"] for d in rows if d["workload"] == w):
+            mine = [d for d in rows if d["workload"] == w and d["value"] == v]
+            groups.append((f"{w}, {v} ({mine[0]['param']})" if mine[0]["param"] else
+                           f"{w}, {v}", {d["policy"]: d for d in mine}))
+        out.append((w, groups))
+    return out
+
+
+def plot_variants(ds, stem, formats, dpi):
+    blocks = _variant_groups(ds)
+    panels = [  # (key, title, log, kind)
+        ("throughput_gbps", "DMA throughput (Gb/s)", False, "bar"),
+        ("cpu_load_pct", "host CPU load per CPU, %\n(100 = CPU-bound)", False, "bar"),
+        ("cycles_per_io", "CPU cycles per I/O\n(hatched: waiting for invalidation)", False,
+         "cycles"),
+        ("inv_wait_ns_mean", "mean invalidation wait (ns)\n(doorbell to status write)", False,
+         "bar"),
+        ("queue", "invalidation queue: descriptors pending\n(bar: mean, dot: max)", False,
+         "queue"),
+        ("latency_mean_ns", "mean DMA latency (ns)", False, "bar"),
+        ("stale_pages_per_io", "stale windows per I/O: unmapped pages still\ncached "
+         "(hatched: in the device-TLB)", False, "prot"),
+        ("stale_max_us", "longest stale window (µs)", True, "prot"),
+        ("inv_desc_per_io", "invalidation descriptors per I/O\n(incl. device-TLB ones)", True,
+         "bar"),
+        ("devtlb_hit_rate", "device-TLB hit rate (ATS only)", False, "bar"),
+    ]
+    ncols = 5
+    nrows_per = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows_per * len(blocks), ncols,
+                             figsize=(4.2 * ncols, 3.1 * nrows_per * len(blocks)),
+                             squeeze=False)
+    gcolors = ["#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b"]
+    handles = {}
+    for b, (w, groups) in enumerate(blocks):
+        policies = _ordered({p for _, g in groups for p in g}, POLICY_ORDER)
+        x = np.arange(len(policies))
+        width = 0.8 / len(groups)
+        for g, (label, rows) in enumerate(groups):
+            for d in rows.values():
+                d["cpu_load_pct"] = 100.0 * d["cpu_load"]
+        for k, (key, title, log, kind) in enumerate(panels):
+            ax = axes[b * nrows_per + k // ncols][k % ncols]
+            if log:
+                ax.set_yscale("log")
+            positive = []
+            for g, (label, rows) in enumerate(groups):
+                xs = x + (g - (len(groups) - 1) / 2) * width
+                color = gcolors[g % len(gcolors)]
+                bar_key = "inv_pending_mean" if kind == "queue" else key
+                v = np.array([rows[p][bar_key] if p in rows else np.nan for p in policies],
+                             dtype=float)
+                if kind == "prot":
+                    v = np.array([np.nan if p in NO_ISOLATION else val
+                                  for p, val in zip(policies, v)])
+                positive += [t for t in v if t > 0 and not math.isnan(t)]
+                h = ax.bar(xs, np.where(v > 0, v, np.nan) if log else v, width, color=color)
+                handles.setdefault(g, (h, label if len(blocks) == 1 else
+                                       label.split(", ", 1)[-1]))
+                if kind == "queue":
+                    ax.plot(xs, [rows[p]["inv_pending_max"] if p in rows else np.nan
+                                 for p in policies], "o", color="black", markersize=2.5)
+                part = {"cycles_per_io": "cycles_wait_per_io",
+                        "stale_pages_per_io": "stale_pages_devtlb_per_io"}.get(key)
+                if part:  # the hatched share
+                    hv = [rows[p][part] if p in rows and not (kind == "prot" and
+                                                              p in NO_ISOLATION) else np.nan
+                          for p in policies]
+                    ax.bar(xs, hv, width, color="none", edgecolor="black", hatch="////",
+                           linewidth=0)
+                for i, p in enumerate(policies):
+                    if p not in rows:
+                        continue
+                    if kind == "prot" and p in NO_ISOLATION:
+                        _annotate_zero(ax, xs[i], "no isolation", log)
+                    elif rows[p][bar_key] == 0 and (log or kind == "prot"):
+                        _annotate_zero(ax, xs[i], "0", log)
+            if log and positive:
+                ax.set_ylim(min(positive) / 3, max(positive) * 3)
+            elif not log:
+                ax.set_ylim(bottom=0)
+            ax.set_title(title if len(blocks) == 1 else f"{w}: {title}", fontsize=9)
+            ax.set_xticks(x)
+            ax.set_xticklabels(policies, fontsize=7, rotation=20, ha="right")
+            ax.tick_params(axis="y", labelsize=7)
+            ax.grid(True, axis="y", which="major", alpha=0.3)
+        for k in range(len(panels), nrows_per * ncols):
+            axes[b * nrows_per + k // ncols][k % ncols].axis("off")
+    height = fig.get_figheight()
+    fig.suptitle("Variants: more driver CPUs, ATS (iommusim, timed, Haswell-EP preset)",
+                 y=1 - 0.10 / height, fontsize=11)
+    hs = [handles[g] for g in sorted(handles)]
+    fig.legend([h for h, _ in hs], [lab for _, lab in hs], loc="upper center",
+               ncol=len(hs), fontsize=8, bbox_to_anchor=(0.5, 1 - 0.32 / height),
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.62 / height))
+    return _save(fig, f"{stem}_variants", formats, dpi)
 
 
 # ---------------------------------------------------------------- captures figure ------
@@ -408,13 +548,14 @@ def plot_captures(ds, stem, formats, dpi):
 # ---------------------------------------------------------------- tables ---------------
 
 SUMMARY_COLS = ["kind", "workload", "policy", "param", "value", "mode", "per", "ios",
-                "throughput_gbps", "kiops", "latency_p50_ns", "latency_mean_ns",
-                "cycles_per_io"] + [f"cycles_{p}_per_io" for p, _ in CYCLE_PARTS] + [
+                "throughput_gbps", "kiops", "cpus", "cpu_load", "latency_p50_ns",
+                "latency_mean_ns", "cycles_per_io"] + [f"cycles_{p}_per_io" for p, _ in CYCLE_PARTS] + [
                 "inv_desc", "inv_desc_per_io", "flushes_per_io", "inv_wait_ns_mean",
                 "inv_pending_mean", "inv_pending_max", "iotlb_hit_rate", "walks_per_io",
                 "walk_reads_per_io", "stale_windows", "stale_max_us", "stale_mean_us",
                 "stale_pages", "stale_open_at_end", "stale_bytes_per_io", "stale_accesses",
-                "subpage_bytes_per_io", "msi_window_chunks", "dma_errors", "isolation"] + [
+                "stale_pages_per_io", "stale_pages_devtlb_per_io", "subpage_bytes_per_io", "msi_window_chunks",
+                "dma_errors", "isolation", "devtlb_hit_rate", "ats_requests_per_io"] + [
                 f"inv_{k}" for k, _ in DESC_TYPES]
 
 
@@ -460,8 +601,9 @@ def write_tables(ds, stem):
         table("Policies (per I/O; timed)", [
             ("workload", lambda d: d["workload"]), ("policy", lambda d: d["policy"]),
             ("Gb/s", col("throughput_gbps")), ("kIOPS", col("kiops")),
-            ("p50 lat. ns", col("latency_p50_ns")), ("cycles/I/O", col("cycles_per_io")),
-            ("map", col("cycles_map_per_io")), ("unmap", col("cycles_unmap_per_io")),
+            ("CPU load %", col("cpu_load", 100)),
+            ("mean lat. ns", col("latency_mean_ns")), ("p50 lat. ns", col("latency_p50_ns")),
+            ("cycles/I/O", col("cycles_per_io")), ("map", col("cycles_map_per_io")), ("unmap", col("cycles_unmap_per_io")),
             ("iova", col("cycles_iova_per_io")), ("submit", col("cycles_submit_per_io")),
             ("wait", col("cycles_wait_per_io")),
             ("desc/I/O", col("inv_desc_per_io")), ("inv wait ns", col("inv_wait_ns_mean")),
@@ -482,12 +624,38 @@ def write_tables(ds, stem):
             ("workload", lambda d: d["workload"]), ("policy", lambda d: d["policy"]),
             ("key", lambda d: d["param"]), ("value", lambda d: str(d["value"])),
             ("Gb/s", col("throughput_gbps")), ("cycles/I/O", col("cycles_per_io")),
-            ("desc/I/O", col("inv_desc_per_io")), ("p50 lat. ns", col("latency_p50_ns")),
+            ("desc/I/O", col("inv_desc_per_io")), ("mean lat. ns", col("latency_mean_ns")),
             ("PT reads/I/O", col("walk_reads_per_io")),
             ("stale max µs", col("stale_max_us")), ("stale mean µs", col("stale_mean_us")),
             ("MSI-window chunks", col("msi_window_chunks")),
             ("DMA errors", col("dma_errors")),
         ], sw)
+    vr = []
+    for _, groups in _variant_groups(ds):
+        for label, rows in groups:
+            vr += [dict(d, variant=("–" if d["kind"] == "policy" else d["value"]))
+                   for p, d in sorted(rows.items(),
+                                      key=lambda t: POLICY_ORDER.index(t[0])
+                                      if t[0] in POLICY_ORDER else 99)]
+    if vr:
+        table("Variants (per I/O; timed; – = the workload's policy run)", [
+            ("workload", lambda d: d["workload"]), ("variant", lambda d: d["variant"]),
+            ("keys", lambda d: d["param"] if d["kind"] == "variant" else ""),
+            ("policy", lambda d: d["policy"]),
+            ("Gb/s", col("throughput_gbps")), ("CPU load %", col("cpu_load", 100)),
+            ("cycles/I/O", col("cycles_per_io")), ("wait cycles", col("cycles_wait_per_io")),
+            ("desc/I/O", col("inv_desc_per_io")), ("inv wait ns", col("inv_wait_ns_mean")),
+            ("queue mean/max", lambda d: f"{fmt(d['inv_pending_mean'])}/"
+                                         f"{fmt(d['inv_pending_max'])}"),
+            ("mean lat. ns", col("latency_mean_ns")),
+            ("PT reads/I/O", col("walk_reads_per_io")),
+            ("stale pages/I/O", col("stale_pages_per_io")),
+            ("of them devTLB", col("stale_pages_devtlb_per_io")),
+            ("stale max µs", col("stale_max_us")), ("stale mean µs", col("stale_mean_us")),
+            ("devTLB hit %", col("devtlb_hit_rate", 100)),
+            ("ATS req/I/O", col("ats_requests_per_io")),
+            ("DMA errors", col("dma_errors")),
+        ], vr)
     cp = [d for d in ds if d["kind"] == "capture"]
     if cp:
         table("Captures (replayed as recorded)", [
@@ -537,8 +705,8 @@ def main(argv=None):
     if not rows or not NEED <= set(rows[0]):
         raise SystemExit(f"{a.csv}: expected columns {sorted(NEED)} and at least one row")
     kinds = {r["kind"] for r in rows}
-    if not kinds & {"policy", "sweep", "capture"}:
-        raise SystemExit(f"{a.csv}: no rows of kind policy, sweep or capture")
+    if not kinds & {"policy", "sweep", "variant", "capture"}:
+        raise SystemExit(f"{a.csv}: no rows of kind policy, sweep, variant or capture")
     ds = [derive(r) for r in rows]
     formats = [f.strip() for f in a.formats.split(",") if f.strip()]
     d = os.path.dirname(a.out)
@@ -549,6 +717,8 @@ def main(argv=None):
         written += plot_policies(ds, a.out, formats, a.dpi)
     if "sweep" in kinds:
         written += plot_sweep(ds, rows, a.out, formats, a.dpi)
+    if "variant" in kinds:
+        written += plot_variants(ds, a.out, formats, a.dpi)
     if "capture" in kinds:
         written += plot_captures(ds, a.out, formats, a.dpi)
     written += write_tables(ds, a.out)

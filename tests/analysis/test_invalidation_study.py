@@ -2,13 +2,17 @@
 """Tests of the invalidation-policies study (experiments/invalidation-policies) and of
 analysis/plot_invalidation.py (python3 unittest).
 
-  * the Snakefile's dry run plans the full study (workloads x policies, the two sweeps, and
-    the capture rules only when captures_dir exists);
-  * a tiny real run of the workflow (two small workloads, every policy, a four-point sweep)
-    produces the CSV, the figures and the summary tables, and the numbers in them obey what
-    the policies are: strict = one page invalidation + one wait per unmap and no stale
-    window, passthrough = no descriptors and untranslated DMA, lazy / batched = fewer
-    descriptors and stale windows, batch size 1 = strict, cycle components add up;
+  * the Snakefile's dry run plans the full study (workloads x policies, the two sweeps, the
+    variants, and the capture rules only when captures_dir exists), and refuses a variant
+    of a workload that is not in the config;
+  * a tiny real run of the workflow (two small workloads, every policy, a four-point sweep,
+    a 2-CPU and an ATS variant) produces the CSV, the figures and the summary tables, and
+    the numbers in them obey what the policies are: strict = one page invalidation + one
+    wait per unmap and no stale window, passthrough = no descriptors and untranslated DMA,
+    lazy / batched = fewer descriptors and stale windows, batch size 1 = strict, cycle
+    components add up; the 2-CPU variant uses both CPUs, the ATS one sends translation
+    requests and a device-TLB invalidation with every IOTLB one;
+  * spread_cpus.py deals a trace's buffers to the CPUs;
   * with the real Linux captures (skipped when /work/shared/data/linux-qemu-vtd, or
     $IOMMUSIM_CAPTURES, is absent): one capture imported and replayed, timed and untimed;
   * the plot script's derived numbers on a hand-made row, and its refusal of a CSV without
@@ -49,6 +53,7 @@ import plot_invalidation  # noqa: E402
 BIN = os.path.abspath(os.environ.get("IOMMUSIM_BIN", os.path.join(REPO, "build", "iommusim")))
 STUDY = os.path.join(REPO, "experiments", "invalidation-policies")
 SNAKEFILE = os.path.join(STUDY, "Snakefile")
+SPREAD = os.path.join(STUDY, "spread_cpus.py")
 PLOT = os.path.join(REPO, "analysis", "plot_invalidation.py")
 CAPTURES = os.environ.get("IOMMUSIM_CAPTURES", "/work/shared/data/linux-qemu-vtd")
 POLICIES = ["strict", "lazy", "batched", "passthrough", "identity"]
@@ -108,6 +113,8 @@ class DryRun(Base):
         self.assertEqual(jobs.get("gen_trace"), 6, res.stdout)
         self.assertEqual(jobs.get("simulate"), 6 * 5, res.stdout)
         self.assertEqual(jobs.get("sweep"), 2 * (11 + 9), res.stdout)
+        self.assertEqual(jobs.get("gen_trace_cpus"), 1, res.stdout)  # the 2-CPU variant
+        self.assertEqual(jobs.get("simulate_variant"), 5 + 4, res.stdout)  # 2 CPUs, ATS
         self.assertNotIn("import_capture", jobs)
         self.assertNotIn("replay_capture", jobs)
         for rule in ("collect", "plot", "all"):
@@ -126,6 +133,16 @@ class DryRun(Base):
         jobs = job_counts(res.stdout + res.stderr)
         self.assertEqual(jobs.get("import_capture"), 2, res.stdout)
         self.assertEqual(jobs.get("replay_capture"), 4, res.stdout)  # timed + functional
+
+    def test_a_variant_of_an_unknown_workload_is_an_error(self):
+        cfg = write_yaml(os.path.join(self.tmp, "v.yaml"),
+                         {"variants": [{"name": "x", "workload": "no-such-workload"}]})
+        res = subprocess.run(snakemake_cmd() + ["--snakefile", SNAKEFILE, "-n", "-q",
+                                                "--configfile", cfg, "--config",
+                                                f"iommusim={BIN}", f"outdir={self.tmp}/o"],
+                             capture_output=True, text=True)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("workload no-such-workload is not in workloads", res.stdout + res.stderr)
 
     def test_a_capture_without_its_files_is_an_error(self):
         caps = os.path.join(self.tmp, "caps")
@@ -150,6 +167,11 @@ TINY = {
     "sweep_workloads": ["net"],
     "lazy_high_water": [1, 16],
     "batch": [1, 16],
+    "variants": [
+        {"name": "2-cpus", "workload": "net", "cpus": 2},
+        {"name": "ats", "workload": "net", "set": {"device.ats": True},
+         "policies": ["strict", "lazy"]},
+    ],
     "captures_dir": "",
 }
 
@@ -181,7 +203,7 @@ class TinyRun(Base):
         return self.by[(kind, wl, policy, value)]
 
     def test_one_row_per_run_equal_to_its_json(self):
-        self.assertEqual(len(self.rows), 2 * 5 + 4)
+        self.assertEqual(len(self.rows), 2 * 5 + 4 + 5 + 2)
         for r in self.rows:
             path = r["file"] if os.path.isabs(r["file"]) else os.path.join(STUDY, r["file"])
             with open(path, encoding="utf-8") as f:
@@ -268,9 +290,41 @@ class TinyRun(Base):
                            self.row("net", "batched", "sweep", 1)[
                                "counters.protection.stale_window_ns.max"])
 
+    def test_the_variants(self):
+        for p in POLICIES:
+            r = self.row("net", p, "variant", "2-cpus")
+            with self.subTest(policy=p):
+                self.assertEqual(r["param"], "host.cpus=2")
+                self.assertEqual(r["config.host.cpus"], 2)
+                self.assertEqual(r["counters.dma.count"], self.row("net", p)["counters.dma.count"])
+                # both CPUs work (each maps and unmaps every other buffer)
+                self.assertGreater(r["counters.per_cpu.0.cycles"], 0)
+                self.assertGreater(r["counters.per_cpu.1.cycles"], 0)
+                self.assertEqual(r["counters.per_cpu.0.cycles"] + r["counters.per_cpu.1.cycles"],
+                                 r["counters.host.cycles"])
+        # Two CPUs flushing at once: strict's queue holds both CPUs' descriptors at times.
+        self.assertGreater(self.row("net", "strict", "variant", "2-cpus")[
+            "counters.inv.queue.pending_max"], 2)
+        self.assertNotIn(("variant", "net", "passthrough", "ats"), self.by)
+        for p in ("strict", "lazy"):
+            r = self.row("net", p, "variant", "ats")
+            with self.subTest(policy=p):
+                self.assertEqual(r["param"], "device.ats=true")
+                self.assertIs(r["config.device.ats"], True)
+                self.assertGreater(r["counters.ats.translation_requests"], 0)
+                self.assertGreater(r["counters.devtlb.hits"], 0)
+                self.assertEqual(r["counters.dma.errors"], 0)
+                # one device-TLB invalidation with every IOTLB invalidation
+                self.assertEqual(r["counters.inv.desc.devtlb"],
+                                 r["counters.inv.iotlb.page"] + r["counters.inv.iotlb.domain"])
+                self.assertGreater(r["counters.inv.desc.devtlb"], 0)
+        plain = self.row("net", "strict")
+        self.assertEqual(plain["counters.ats.translation_requests"], 0)
+        self.assertEqual(plain["counters.inv.desc.devtlb"], 0)
+
     def test_figures_and_tables(self):
         stem = os.path.join(self.out, "invalidation")
-        for name in ("policies", "sweep"):
+        for name in ("policies", "sweep", "variants"):
             for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
                 path = f"{stem}_{name}.{ext}"
                 self.assertGreater(os.path.getsize(path), 1000, path)
@@ -291,6 +345,8 @@ class TinyRun(Base):
             md = f.read()
         self.assertIn("### Policies", md)
         self.assertIn("### Sweeps", md)
+        self.assertIn("### Variants", md)
+        self.assertEqual(md.count("| net | 2-cpus | host.cpus=2 | strict |"), 1)
         self.assertEqual(md.count("| net | strict |"), 1)
         # Traces are temporary: removed once their runs are done.
         self.assertEqual([f for _, _, fs in os.walk(os.path.join(self.out, "traces"))
@@ -305,8 +361,8 @@ class Capture(Base):
         if not os.path.isfile(os.path.join(CAPTURES, f"{name}.qemu.log.gz")):
             self.skipTest(f"no captures in {CAPTURES} (set IOMMUSIM_CAPTURES)")
         cfg = write_yaml(os.path.join(self.tmp, "cap.yaml"),
-                         {"workloads": [], "sweep_workloads": [], "captures_dir": CAPTURES,
-                          "captures": [name]})
+                         {"workloads": [], "sweep_workloads": [], "variants": [],
+                          "captures_dir": CAPTURES, "captures": [name]})
         self.snakemake("-j", "2", "-q", configfile=cfg)
         out = os.path.join(self.tmp, "out")
         rows = stats.read_csv(os.path.join(out, "invalidation.csv"))
@@ -328,6 +384,32 @@ class Capture(Base):
         self.assertFalse(os.path.exists(os.path.join(out, "invalidation_policies.png")))
         with open(os.path.join(out, "invalidation_summary.md"), encoding="utf-8") as f:
             self.assertIn(f"| {name} | timed |", f.read())
+
+
+class SpreadCpus(unittest.TestCase):
+
+    def test_buffers_go_round_robin_to_the_cpus(self):
+        trace = ("# iommusim trace v2\n"
+                 "attach sid=00:03.0 did=1 mode=sl\n"
+                 "dma_map sid=00:03.0 handle=1 pa=0x1040 len=8 perm=w\n"
+                 "dma_map sid=00:03.0 handle=2 pa=0x2040 len=8 perm=w more\n"
+                 "dma_map sid=00:03.0 handle=2 pa=0x3040 len=8 perm=w\n"
+                 "dma sid=00:03.0 handle=1 off=0 len=8 op=w\n"
+                 "dma_unmap handle=1\n"
+                 "dma_map sid=00:03.0 handle=3 pa=0x4040 len=8 perm=w\n"
+                 "dma sid=00:03.0 handle=2 off=0 len=16 op=w\n"
+                 "dma_unmap handle=2\n")
+        res = subprocess.run([sys.executable, SPREAD, "--cpus", "2"], input=trace,
+                             capture_output=True, text=True, check=True)
+        out = res.stdout.splitlines()
+        self.assertEqual(len(out), len(trace.splitlines()))
+        self.assertEqual(out[:3], trace.splitlines()[:3])  # header, attach, handle 1 on CPU 0
+        self.assertEqual(out[3], "dma_map sid=00:03.0 handle=2 pa=0x2040 len=8 perm=w more cpu=1")
+        self.assertTrue(out[4].endswith(" cpu=1"))
+        self.assertEqual(out[5], "dma sid=00:03.0 handle=1 off=0 len=8 op=w")  # DMAs as they are
+        self.assertEqual(out[6], "dma_unmap handle=1")
+        self.assertEqual(out[7], "dma_map sid=00:03.0 handle=3 pa=0x4040 len=8 perm=w")
+        self.assertEqual(out[9], "dma_unmap handle=2 cpu=1")
 
 
 class PlotScript(unittest.TestCase):
@@ -355,6 +437,11 @@ class PlotScript(unittest.TestCase):
         self.assertEqual(d["stale_bytes_per_io"], 2048)
         self.assertEqual(d["subpage_bytes_per_io"], 3096)
         self.assertEqual(d["kiops"], 1000)  # 8 Gb/s of 1000-byte I/Os
+        # 2500 cycles at 2.4 GHz per I/O of 1000 ns (1000 bytes at 8 Gb/s), one CPU
+        self.assertAlmostEqual(d["cpu_load"], 2500 / 2.4 / 1000)
+        self.assertAlmostEqual(plot_invalidation.derive(
+            dict(row, **{"config.host.cpus": "2"}))["cpu_load"], 2500 / 2.4 / 1000 / 2)
+        self.assertEqual(d["stale_pages_per_io"], 0)
         self.assertEqual(d["isolation"], "per buffer")
         self.assertEqual(plot_invalidation.derive(dict(row, policy="passthrough"))["isolation"],
                          "none")

@@ -109,7 +109,7 @@ public:
         if (!dma_)
             throw std::runtime_error("cannot create the host DMA-API model (out of memory?)");
         iommu_invq_set_observer(invq_.get(), iommu_prot_observer, prot_.get());
-        if (cfg_.dma.ats) {
+        if (cfg_.dma.ats && cfg_.dma.policy != IOMMU_FLUSH_PASSTHROUGH) { // pass-through: no ATS
             devtlb_.reset(iommu_devtlbs_create(&cfg_.devtlb, stats_.get()));
             if (!devtlb_)
                 throw std::bad_alloc();

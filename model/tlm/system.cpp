@@ -126,7 +126,7 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
     if (!dma_)
         throw std::runtime_error("cannot create the host DMA-API model");
     iommu_invq_set_observer(invq_.get(), iommu_prot_observer, prot_.get());
-    if (cfg_.dma.ats) {
+    if (cfg_.dma.ats && cfg_.dma.policy != IOMMU_FLUSH_PASSTHROUGH) { // pass-through: no ATS
         devtlb_.reset(iommu_devtlbs_create(&cfg_.devtlb, stats_));
         if (!devtlb_)
             throw RunInputError("devtlb: invalid device-TLB geometry");
@@ -301,7 +301,8 @@ bool TimedSystem::apply_host(const iommu_trace_event &ev)
     apply_event(ev, now_ns, &w);
     if (w.cycles || w.doorbell || w.wait) {
         start_work(0, w, nullptr);
-        return false; // the host is busy: later events wait for it
+        barrier_busy_ = true; // nothing after it in the trace goes until it is done
+        return false;
     }
     iommu_host_unmap_returned(&env_, &w, now_ns);
     return true;
@@ -425,6 +426,8 @@ void TimedSystem::finish_work(unsigned c, uint64_t t_ps)
         opt_.host_record->push_back({c, u.handle, u.start_ps, t_ps, u.work.unmapped, u.map_handle});
     host_stats_.busy_ps += t_ps - u.start_ps;
     u.busy = false;
+    if (c == 0)
+        barrier_busy_ = false;
     arm_timer();
     cpu_pump(c);
     read_ahead();
@@ -457,6 +460,10 @@ void TimedSystem::read_ahead()
     if (reading_)
         return;
     reading_ = true;
+    if (barrier_busy_) {
+        reading_ = false;
+        return;
+    }
     if (have_pending_) {
         have_pending_ = false;
         if (!apply_host(pending_)) {
@@ -573,6 +580,8 @@ void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last
 {
     const uint64_t now = to_ps(sc_time_stamp());
     done_++;
+    if (error && cfg_.service_faults) // the host's fault handler reads and clears the records
+        iommu_fault_service(unit_.get(), nullptr, nullptr);
     if (dma.by_handle && iommu_dma_handle_inflight(dma_.get(), dma.handle, -1) == 0)
         for (unsigned c = 0; c < cpus_.size(); c++) // a dma_unmap may wait for this buffer
             cpu_pump(c);

@@ -306,3 +306,23 @@ TEST(InvalidationTimed, DriversOverlapWithDevicesAndEachOtherButKeepTheirDepende
 }
 
 } // namespace
+
+namespace {
+
+TEST(InvalidationTimed, DmaAfterADmaLevelWaitStartsOnlyOnceTheWaitCompleted)
+{
+    TimedConfig cfg = test_config();
+    TimedRun r;
+    r.go(cfg, write_trace("attach sid=01:00.0 did=1 mode=sl\n"
+                          "map did=1 iova=0x100000 pa=0x40000000 len=0x1000 perm=rw page=4K\n"
+                          "dma sid=01:00.0 iova=0x100000 len=64 op=r\n"
+                          "inv type=iotlb-page did=1 addr=0x100000 am=0\n"
+                          "inv type=wait\n"
+                          "dma sid=01:00.0 iova=0x100000 len=64 op=r\n"));
+    ASSERT_EQ(r.rec.size(), 2u);
+    const InvTlmStats &v = r.sys->iommu().inv_stats();
+    EXPECT_GE(r.rec[1].issue_ps, v.last_wait_done_ps); // the trace's order is kept
+    EXPECT_EQ(r.c("iotlb.misses"), 2u);                // and the invalidation took effect
+}
+
+} // namespace

@@ -398,6 +398,21 @@ IOMMU_COLD void fault(iommu_t *u, struct iommu_op *op, uint8_t reason, bool fpd)
     (*u->faults_recorded)++;
 }
 
+bool iommu_fault_record_other(iommu_t *u, const struct iommu_fault_record *rec)
+{
+    struct iommu_fault_record *r = &u->frcd[u->fri];
+    if (r->f) {
+        u->pfo = true;
+        (*u->faults_overflow)++;
+        return false;
+    }
+    *r = *rec;
+    r->f = true;
+    u->fri = (u->fri + 1) % u->cfg.nfr;
+    (*u->faults_recorded)++;
+    return true;
+}
+
 /* ---------------------------------------------------------------- translation -------- */
 
 static inline struct iommu_step step_of(uint8_t kind)

@@ -204,6 +204,10 @@ uint32_t iommu_inv_iec_index(iommu_t *u, uint32_t index, unsigned im);
 uint32_t iommu_fault_status(const iommu_t *u); /* FSTS_REG */
 const struct iommu_fault_record *iommu_fault_get(const iommu_t *u, unsigned index);
 void iommu_fault_clear(iommu_t *u, unsigned index); /* write 1 to F */
+/* Records a fault detected outside DMA translation (interrupt remapping) in the next
+ * fault-recording register, with the same overflow (PFO) rule; counted in faults.recorded /
+ * faults.overflow (not in faults.total, which counts DMA faults). Returns true if recorded. */
+bool iommu_fault_record_other(iommu_t *u, const struct iommu_fault_record *r);
 /* Reads and clears every pending record, as a fault handler does; returns how many. */
 unsigned iommu_fault_service(iommu_t *u, void (*fn)(const struct iommu_fault_record *, void *),
                              void *ctx);

@@ -95,10 +95,16 @@ static struct iommu_step fault(iommu_irq_t *q, struct iommu_irq_op *op, uint8_t 
     op->state = ST_FAULT;
     op->fault_reason = reason;
     op->fault_fpd = fpd;
+    op->fault_recorded = false;
     (*q->faults)++;
     (*q->reason[reason - IOMMU_FR_IR_RESERVED_REQ])++;
-    if (fpd)
+    if (fpd) {
         (*q->faults_fpd)++;
+    } else { /* VT-d 7.1: interrupt-remapping faults use the primary fault records too */
+        struct iommu_fault_record r;
+        iommu_irq_fault_record(op, &r);
+        op->fault_recorded = iommu_fault_record_other(q->u, &r);
+    }
     return (struct iommu_step){.kind = IOMMU_STEP_FAULT};
 }
 

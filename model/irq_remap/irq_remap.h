@@ -24,9 +24,10 @@
  * IRTE words); software changes to an entry take effect after an IEC invalidation
  * (iommu_inv_iec_*, or a queued IEC descriptor through model/invq).
  *
- * Faults are reported in the operation (fault_reason, fault_fpd) and counted; the unit's
- * fault-recording registers are not written from here (model/iommu has no entry point for
- * interrupt faults yet): iommu_irq_fault_record builds the record VT-d would write.
+ * Faults are reported in the operation (fault_reason, fault_fpd, fault_recorded), counted,
+ * and — unless the IRTE has FPD set — written to the unit's fault-recording registers
+ * (iommu_fault_record_other; VT-d 7.1: interrupt-remapping faults are primary faults) in the
+ * record iommu_irq_fault_record builds.
  *
  * Counters (registered in the caller's registry): iec.hits, iec.misses, irq.requests,
  * irq.irte_reads, irq.remapped, irq.posted, irq.compat, irq.notifications, irq.faults,
@@ -112,6 +113,7 @@ struct iommu_irq_op {
     struct iommu_irq_out out;  /* after DONE                                             */
     uint8_t fault_reason;      /* after FAULT: 0x20..0x26                                */
     bool fault_fpd;            /* after FAULT: the IRTE had FPD set (no record written)  */
+    bool fault_recorded;       /* after FAULT: written to a fault-recording register     */
     bool iec_lookup, iec_hit;  /* IEC consulted / hit                                    */
     uint16_t mem_reads;        /* IRTE reads issued                                      */
     /* private */

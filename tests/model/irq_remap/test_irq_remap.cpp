@@ -495,11 +495,23 @@ TEST_F(Remap, FaultNotPresent0x22AndFpd)
 {
     EXPECT_EQ(fault_of(DEV_A, iommu_msi_addr_remappable(4, false), 0), 0x22);
     EXPECT_FALSE(op.fault_fpd);
+    // recorded in the unit's primary fault records, as DMA faults are
+    EXPECT_TRUE(op.fault_recorded);
+    EXPECT_TRUE(iommu_fault_status(sys.unit) & IOMMU_FSTS_PPF);
+    const iommu_fault_record *fr = iommu_fault_get(sys.unit, 0);
+    ASSERT_NE(fr, nullptr);
+    EXPECT_TRUE(fr->f);
+    EXPECT_EQ(fr->reason, 0x22);
+    EXPECT_EQ(fr->sid, DEV_A);
+    EXPECT_EQ(fr->fi, 4ull << 48); // FI holds the interrupt index in bits 63:48
+    EXPECT_EQ(sys.c("faults.recorded"), 1u);
     iommu_irte e{};
     e.fpd = true;
     write_irte(4, e);
     EXPECT_EQ(fault_of(DEV_A, iommu_msi_addr_remappable(4, false), 0), 0x22);
     EXPECT_TRUE(op.fault_fpd);
+    EXPECT_FALSE(op.fault_recorded); // FPD: counted, not recorded
+    EXPECT_EQ(sys.c("faults.recorded"), 1u);
     EXPECT_EQ(sys.c("irq.faults.suppressed_fpd"), 1u);
     EXPECT_EQ(sys.c("irq.faults.reason_0x22"), 2u);
     EXPECT_EQ(iommu_cache_valid_count(iommu_iec(sys.unit)), 0u); // not cached

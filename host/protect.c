@@ -24,8 +24,7 @@ struct iommu_prot {
     struct table dev; /* device-TLB entries: key sid << 48 | page (ATS)  */
     iommu_devtlbs_t *devtlbs;
     uint64_t now;
-    uint64_t *dev_opened;
-    uint64_t *opened, *bytes, *wmax, *wsum, *closed, *accesses, *exposed, *open_end;
+    uint64_t *c;      /* counters, enum PC_* */
 };
 
 #define PAGE_BITS 48
@@ -34,6 +33,26 @@ static uint64_t mkkey(iommu_did_t did, uint64_t page)
     return ((uint64_t)did << PAGE_BITS) | (page & ((1ull << PAGE_BITS) - 1));
 }
 static uint64_t hash(uint64_t k) { k ^= k >> 33; k *= 0xff51afd7ed558ccdull; k ^= k >> 33; return k; }
+
+/* Counters, registered as one block "protection.<name>" (docs/stats.md). */
+enum { PC_DEV, PC_PAGES, PC_BYTES, PC_WMAX, PC_WSUM, PC_CLOSED, PC_ACCESSES, PC_EXPOSED,
+       PC_OPEN_END, PC_N };
+static const char *const pc_names[PC_N] = {
+    "stale_pages.devtlb", "stale_pages", "stale_bytes", "stale_window_ns.max",
+    "stale_window_ns.sum", "stale_windows_closed", "stale_accesses", "subpage_exposed_bytes",
+    "stale_open_at_end",
+};
+static const char *const pc_descs[PC_N] = {
+    "of protection.stale_pages: entries in a device-TLB (ATS)",
+    "stale entries when an unmap returned: unmapped pages still cached in the IOTLB or a device-TLB",
+    "bytes reachable through those stale entries (their page sizes)",
+    "longest time from an unmap's return to the invalidation removing its stale entry (ns)",
+    "sum of the stale windows (ns)",
+    "stale windows closed by an invalidation",
+    "DMA translations or device-TLB hits served by a stale entry",
+    "bytes mapped beyond DMA-API buffers within their pages",
+    "stale windows still open when the run ended (closed at the end time)",
+};
 
 iommu_prot_t *iommu_prot_create(iommu_t *u, iommu_stats_t *s)
 {
@@ -44,26 +63,8 @@ iommu_prot_t *iommu_prot_create(iommu_t *u, iommu_stats_t *s)
     p->io.cap = p->dev.cap = 1024;
     p->io.tab = calloc(p->io.cap, sizeof(struct rec));
     p->dev.tab = calloc(p->dev.cap, sizeof(struct rec));
-    p->dev_opened = iommu_stats_counter(s, "protection.stale_pages.devtlb",
-                                        "of protection.stale_pages: pages still in a device-TLB (ATS) when their unmap returned");
-    p->opened = iommu_stats_counter(s, "protection.stale_pages",
-                                    "unmapped pages still cached in the IOTLB when their unmap returned");
-    p->bytes = iommu_stats_counter(s, "protection.stale_bytes",
-                                   "bytes reachable through those stale entries (their page sizes)");
-    p->wmax = iommu_stats_counter(s, "protection.stale_window_ns.max",
-                                  "longest time from an unmap's return to the invalidation removing its stale entry (ns)");
-    p->wsum = iommu_stats_counter(s, "protection.stale_window_ns.sum",
-                                  "sum of the stale windows (ns)");
-    p->closed = iommu_stats_counter(s, "protection.stale_windows_closed",
-                                    "stale windows closed by an invalidation");
-    p->accesses = iommu_stats_counter(s, "protection.stale_accesses",
-                                      "DMA translations served by a stale IOTLB entry");
-    p->exposed = iommu_stats_counter(s, "protection.subpage_exposed_bytes",
-                                     "bytes mapped beyond DMA-API buffers within their pages");
-    p->open_end = iommu_stats_counter(s, "protection.stale_open_at_end",
-                                      "stale windows still open when the run ended (closed at the end time)");
-    if (!p->io.tab || !p->dev.tab || !p->dev_opened || !p->opened || !p->bytes || !p->wmax || !p->wsum || !p->closed ||
-        !p->accesses || !p->exposed || !p->open_end) {
+    p->c = iommu_stats_counter_block(s, "protection.", PC_N, pc_names, pc_descs);
+    if (!p->io.tab || !p->dev.tab || !p->c) {
         iommu_prot_destroy(p);
         return NULL;
     }
@@ -151,10 +152,10 @@ static void erase_at(struct table *p, uint64_t i)
 static void close_rec(iommu_prot_t *p, struct table *t, uint64_t i, uint64_t now)
 {
     const uint64_t w = now > t->tab[i].t_ns ? now - t->tab[i].t_ns : 0;
-    if (w > *p->wmax)
-        *p->wmax = w;
-    *p->wsum += w;
-    (*p->closed)++;
+    if (w > p->c[PC_WMAX])
+        p->c[PC_WMAX] = w;
+    p->c[PC_WSUM] += w;
+    p->c[PC_CLOSED]++;
     erase_at(t, i);
 }
 
@@ -194,8 +195,8 @@ void iommu_prot_unmapped(iommu_prot_t *p, iommu_did_t did, uint64_t iova, uint64
         if (find(&p->io, key))
             continue;
         insert(&p->io, key, now_ns, e->page_shift);
-        (*p->opened)++;
-        *p->bytes += 1ull << e->page_shift;
+        p->c[PC_PAGES]++;
+        p->c[PC_BYTES] += 1ull << e->page_shift;
     }
 }
 
@@ -213,9 +214,9 @@ void iommu_prot_unmapped_dev(iommu_prot_t *p, iommu_sid_t sid, uint64_t iova, ui
         if (find(&p->dev, key))
             continue;
         insert(&p->dev, key, now_ns, e->page_shift);
-        (*p->opened)++;
-        (*p->dev_opened)++;
-        *p->bytes += 1ull << e->page_shift;
+        p->c[PC_PAGES]++;
+        p->c[PC_DEV]++;
+        p->c[PC_BYTES] += 1ull << e->page_shift;
     }
 }
 
@@ -226,7 +227,7 @@ bool iommu_prot_dev_access(iommu_prot_t *p, iommu_sid_t sid, uint64_t iova)
     const uint64_t key = ((uint64_t)sid << PAGE_BITS) | ((iova >> 12) & ((1ull << PAGE_BITS) - 1));
     if (!find(&p->dev, key))
         return false;
-    (*p->accesses)++;
+    p->c[PC_ACCESSES]++;
     return true;
 }
 
@@ -276,18 +277,18 @@ bool iommu_prot_access_slow_(iommu_prot_t *p, iommu_did_t did, uint64_t iova)
 {
     if (!p->io.n || !find(&p->io, mkkey(did, iova >> 12)))
         return false;
-    (*p->accesses)++;
+    p->c[PC_ACCESSES]++;
     return true;
 }
 
-void iommu_prot_exposed(iommu_prot_t *p, uint64_t bytes) { *p->exposed += bytes; }
+void iommu_prot_exposed(iommu_prot_t *p, uint64_t bytes) { p->c[PC_EXPOSED] += bytes; }
 
 void iommu_prot_finish(iommu_prot_t *p, uint64_t now_ns)
 {
     for (struct table *t = &p->io; t; t = t == &p->io ? &p->dev : NULL)
         for (uint64_t i = 0; i < t->cap && t->n;) {
             if (t->tab[i].key) {
-                (*p->open_end)++;
+                p->c[PC_OPEN_END]++;
                 close_rec(p, t, i, now_ns);
                 continue;
             }

@@ -284,19 +284,8 @@ private:
     // false when the request faulted
     __attribute__((always_inline)) inline bool translate(const iommu_req &req)
     {
-        if (devtlb_)
-            return translate_ats(req);
-        // the per-chunk callback only when something watches chunks (the hot path has none)
-        iommu_translate_functional(unit_.get(), &op_, &req, watch_ ? on_chunk : nullptr, &chunk_ctx_);
-        if (op_.fault_recorded || op_.fault_reason) {
-            (*rc_->dma_faulted)++;
-            if (cfg_.service_faults)
-                *rc_->faults_serviced += iommu_fault_service(unit_.get(), nullptr, nullptr);
-            return false;
-        }
-        return true;
+        return devtlb_ ? translate_ats(req) : finish(req);
     }
-
 
     // A device with ATS: per page, its device-TLB, or a translation request to fill it; then
     // a translated request (the IOMMU checks only that the context allows device-TLBs).
@@ -335,7 +324,9 @@ private:
         return true;
     }
 
-    bool finish(const iommu_req &req)
+    // One request through the unit; a fault is counted and serviced. The per-chunk callback
+    // only when something watches chunks (the hot path has none).
+    __attribute__((always_inline)) inline bool finish(const iommu_req &req)
     {
         iommu_translate_functional(unit_.get(), &op_, &req, watch_ ? on_chunk : nullptr, &chunk_ctx_);
         if (op_.fault_recorded || op_.fault_reason) {

@@ -545,6 +545,26 @@ void gen_usage(FILE *out)
                out);
 }
 
+template <class Gen> int run_generator(const std::string &out, Gen gen);
+
+// The common end of every generator command: checks the output name and the parameters
+// (validate fills reason and returns IOMMU_OK or an error), then writes the trace.
+template <class Validate, class Gen>
+int checked_generator(const char *prog, const std::string &out, Validate validate, Gen gen)
+{
+    if (iommu_trace_form_of(out.c_str()) < 0) {
+        std::fprintf(stderr, "%s: --output: '%s': unknown trace file extension (expected .trace, "
+                             ".trace.gz or .bin)\n", prog, out.c_str());
+        return EXIT_BADINPUT;
+    }
+    char reason[256];
+    if (validate(reason, sizeof reason) != IOMMU_OK) {
+        std::fprintf(stderr, "%s: %s\n", prog, reason);
+        return EXIT_BADINPUT;
+    }
+    return run_generator(out, gen);
+}
+
 // Writes a generator's trace to `out` (a checked name); removes it after a failure.
 template <class Gen>
 int run_generator(const std::string &out, Gen gen)
@@ -630,19 +650,10 @@ int cmd_gen_window(int argc, char **argv)
     s = vm["seed"].as<std::string>();
     if (!parse_bytes(s, p.seed) || s.find_first_of("KMGkmg") != std::string::npos)
         return bad("seed", "bad number '" + s + "'");
-    std::string out = vm["output"].as<std::string>();
-    if (iommu_trace_form_of(out.c_str()) < 0)
-        return bad("output", "'" + out +
-                                 "': unknown trace file extension (expected .trace, .trace.gz or .bin)");
-    char reason[256];
-    if (iommu_gen_window_params_validate(&p, reason, sizeof reason) != IOMMU_OK) {
-        std::fprintf(stderr, "%s: %s\n", prog, reason);
-        return EXIT_BADINPUT;
-    }
-
-    return run_generator(out, [&](iommu_trace_writer_t *w, iommu_trace_error *err) {
-        return iommu_trace_gen_window(&p, w, err);
-    });
+    return checked_generator(
+        prog, vm["output"].as<std::string>(),
+        [&](char *reason, size_t n) { return iommu_gen_window_params_validate(&p, reason, n); },
+        [&](iommu_trace_writer_t *w, iommu_trace_error *err) { return iommu_trace_gen_window(&p, w, err); });
 }
 
 int cmd_gen_buffers(int argc, char **argv)
@@ -728,18 +739,10 @@ int cmd_gen_buffers(int argc, char **argv)
         return bad("headroom", "bad byte count '" + s + "'");
     if (p.headroom > 4095)
         return bad("headroom", "'" + s + "' out of range (0 .. 4095 bytes)");
-    std::string out = vm["output"].as<std::string>();
-    if (iommu_trace_form_of(out.c_str()) < 0)
-        return bad("output", "'" + out +
-                                 "': unknown trace file extension (expected .trace, .trace.gz or .bin)");
-    char reason[256];
-    if (iommu_gen_buffers_params_validate(&p, reason, sizeof reason) != IOMMU_OK) {
-        std::fprintf(stderr, "%s: %s\n", prog, reason);
-        return EXIT_BADINPUT;
-    }
-    return run_generator(out, [&](iommu_trace_writer_t *w, iommu_trace_error *err) {
-        return iommu_trace_gen_buffers(&p, w, err);
-    });
+    return checked_generator(
+        prog, vm["output"].as<std::string>(),
+        [&](char *reason, size_t n) { return iommu_gen_buffers_params_validate(&p, reason, n); },
+        [&](iommu_trace_writer_t *w, iommu_trace_error *err) { return iommu_trace_gen_buffers(&p, w, err); });
 }
 
 int cmd_gen(int argc, char **argv)

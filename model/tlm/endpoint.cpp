@@ -164,7 +164,6 @@ void PcieEndpoint::send_translation_request(const Dma &d, uint64_t page)
     tags_used_++;
     xlat_pending_ = true;
     fill_page_ = page;
-    ats_requests_++;
     tlm::tlm_phase ph = tlm::BEGIN_REQ;
     sc_time delay = SC_ZERO_TIME;
     tlm::tlm_sync_enum r = upstream->nb_transport_fw(*gp, ph, delay);

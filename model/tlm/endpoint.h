@@ -74,7 +74,6 @@ public:
     size_t queued() const { return queue_.size(); }
     size_t in_flight() const { return active_; }
     unsigned tags_busy() const { return tags_used_; }
-    uint64_t ats_requests() const { return ats_requests_; }
     // Adds tags and posted credits in use and the DMA queue length to a waveform.
     void trace(sc_core::sc_trace_file *tf);
 
@@ -110,7 +109,6 @@ private:
     bool waking_ = false;
     // ATS: one translation request outstanding at a time; the DMA waits for it
     bool xlat_pending_ = false, have_fill_ = false, fill_failed_ = false;
-    uint64_t ats_requests_ = 0;
     bool front_open_ = false; // the front DMA has its flight (it started)
     uint64_t fill_page_ = 0;
     iommu_iotlb_entry fill_{};

@@ -221,7 +221,7 @@ private:
     static constexpr size_t kCpuQueue = 1024; // read-ahead bound per CPU
     std::vector<HostCpu> cpus_;
     std::unique_ptr<HostTimer> flush_timer_;
-    bool stopped_ = false, timer_due_ = false;
+    bool timer_due_ = false;
     bool barrier_busy_ = false;     // CPU 0 runs a DMA-level host event: the trace waits
     iommu_trace_event stalled_{};   // a DMA waiting for its buffer's dma_map to return
     bool have_stalled_ = false;

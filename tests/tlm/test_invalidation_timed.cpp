@@ -10,74 +10,24 @@
 #include <string>
 #include <unistd.h>
 
-#include "model/tlm/system.h"
+#include "tlm/timed_fixture.h"
 
 using namespace iommusim::tlm_model;
 
 namespace {
 
+// Round CPU costs besides the shared round numbers: 1 GHz, 10 cycles per descriptor, 100 per
+// doorbell.
 TimedConfig test_config()
 {
-    TimedConfig c;
-    iommu_cfg_default(&c.unit);
-    iommu_host_cfg_default(&c.host);
-    iommu_dma_cfg_default(&c.dma);
-    auto cache = [](iommu_cache_cfg &k, uint32_t n) {
-        iommu_cache_cfg_default(&k);
-        k.entries = k.ways = n;
-    };
-    cache(c.unit.iotlb.c4k, 64);
-    cache(c.unit.context_cache, 16);
-    cache(c.unit.pasid_cache, 16);
-    cache(c.unit.pwc.level[IOMMU_PWC_PDE], 16);
-    cache(c.unit.pwc.level[IOMMU_PWC_PDPE], 8);
-    cache(c.unit.pwc.level[IOMMU_PWC_PML4E], 4);
-    cache(c.unit.pwc.level[IOMMU_PWC_PML5E], 0);
-    c.host.haw = c.unit.haw;
-    c.timing = IommuTiming();
-    c.memory.latency_ns = 100;
-    c.memory.bandwidth_gbps = 512; // 16 B in 250 ps, 4 B in 62.5 ps
-    c.link = PcieLinkConfig();
-    // round CPU costs: 1 GHz, 10 cycles per descriptor, 100 per doorbell
+    TimedConfig c = timed_test_config();
     c.dma.cpu_ghz = 1.0;
     c.dma.cycles.desc = 10;
     c.dma.cycles.doorbell = 100;
     return c;
 }
 
-std::string write_trace(const std::string &body)
-{
-    char path[] = "/tmp/iommusim-inv-XXXXXX.trace";
-    int fd = mkstemps(path, 6);
-    EXPECT_GE(fd, 0);
-    close(fd);
-    std::ofstream(path) << body;
-    return path;
-}
-
-struct TimedRun {
-    std::vector<DmaRecord> rec;
-    iommu_stats_t *stats = iommu_stats_create();
-    std::unique_ptr<TimedSystem> sys;
-    ~TimedRun()
-    {
-        sys.reset();
-        iommu_stats_destroy(stats);
-    }
-    uint64_t c(const char *name) const
-    {
-        const iommu_stat_info *e = iommu_stats_find(stats, name);
-        return e ? *e->counter : ~0ull;
-    }
-    void go(const TimedConfig &cfg, const std::string &trace)
-    {
-        RunOptions o;
-        o.trace = trace;
-        o.record = &rec;
-        sys = std::make_unique<TimedSystem>(cfg, o, stats);
-        sys->run();
-    }
-};
+std::string write_trace(const std::string &body) { return write_trace_file(body); }
 
 TEST(InvalidationTimed, QueuedInvalidationAndWaitTakeTheirExactTime)
 {

@@ -9,73 +9,21 @@
 #include <string>
 #include <unistd.h>
 
-#include "model/tlm/system.h"
+#include "tlm/timed_fixture.h"
 
 using namespace iommusim::tlm_model;
 
 namespace {
 
-// Round numbers: memory 100 ns + 512 Gb/s (8 B = 125 ps, 16 B = 250 ps, 64 B = 1 ns).
-TimedConfig test_config()
-{
-    TimedConfig c;
-    iommu_cfg_default(&c.unit);
-    iommu_host_cfg_default(&c.host);
-    iommu_dma_cfg_default(&c.dma);
-    auto cache = [](iommu_cache_cfg &k, uint32_t n) {
-        iommu_cache_cfg_default(&k);
-        k.entries = k.ways = n;
-    };
-    cache(c.unit.iotlb.c4k, 64);
-    cache(c.unit.context_cache, 16);
-    cache(c.unit.pasid_cache, 16);
-    cache(c.unit.pwc.level[IOMMU_PWC_PDE], 16);
-    cache(c.unit.pwc.level[IOMMU_PWC_PDPE], 8);
-    cache(c.unit.pwc.level[IOMMU_PWC_PML4E], 4);
-    cache(c.unit.pwc.level[IOMMU_PWC_PML5E], 0);
-    c.host.haw = c.unit.haw;
-    c.timing = IommuTiming(); // interface 8, cc 2, iotlb 3, pwc 4, walk step 2 (ns)
-    c.memory.latency_ns = 100;
-    c.memory.bandwidth_gbps = 512;
-    c.link = PcieLinkConfig(); // Gen3 x8, MPS 256, MRRS 512, 64-bit, latency 200 ns
-    return c;
-}
+TimedConfig test_config() { return timed_test_config(); }
 
+// The tests' common start: one device in domain 1 with 2 MB mapped at 0x100000.
 std::string write_trace(const std::string &body)
 {
-    char path[] = "/tmp/iommusim-timed-XXXXXX.trace";
-    int fd = mkstemps(path, 6);
-    EXPECT_GE(fd, 0);
-    close(fd);
-    std::ofstream(path) << "attach sid=01:00.0 did=1 mode=sl\n"
-                           "map did=1 iova=0x100000 pa=0x40000000 len=0x200000 perm=rw page=4K\n"
-                        << body;
-    return path;
+    return write_trace_file("attach sid=01:00.0 did=1 mode=sl\n"
+                            "map did=1 iova=0x100000 pa=0x40000000 len=0x200000 perm=rw page=4K\n" +
+                            body);
 }
-
-struct TimedRun {
-    std::vector<DmaRecord> rec;
-    iommu_stats_t *stats = iommu_stats_create();
-    std::unique_ptr<TimedSystem> sys;
-    ~TimedRun()
-    {
-        sys.reset();
-        iommu_stats_destroy(stats);
-    }
-    uint64_t c(const char *name) const
-    {
-        const iommu_stat_info *e = iommu_stats_find(stats, name);
-        return e ? *e->counter : ~0ull;
-    }
-    void go(const TimedConfig &cfg, const std::string &trace)
-    {
-        RunOptions o;
-        o.trace = trace;
-        o.record = &rec;
-        sys = std::make_unique<TimedSystem>(cfg, o, stats);
-        sys->run();
-    }
-};
 
 // Link parts of one crossing: fixed latency plus the serialisation of `wire` bytes.
 uint64_t link_ps(const TimedConfig &c, uint64_t wire)

@@ -1,0 +1,1 @@
+../../../dma-window-sweep/profiles/slurm/status.py

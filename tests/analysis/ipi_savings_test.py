@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""Tests of the IPI-savings study (experiments/ipi-savings) and of analysis/plot_irq.py
+(python3 unittest).
+
+  * plot_irq.py on a small set of stats JSON files made up here (seeded random counters, in
+    the workflow's folder layout, for the three experiments): the CSV has one row per file,
+    and every value in it is what that file implies — identity from the path, counters as in
+    the file, per-interrupt / per-1000 / per-I/O numbers from the counters; the figures and
+    the summary table are written; a file whose config contradicts its path, a path outside
+    the layout and two files of the same run are refused;
+  * the Snakefile's dry run plans the whole study (and skips the capture rules when
+    captures_dir does not exist), and refuses an unknown scheme or pattern;
+  * a tiny real run of the workflow (iommusim): the CSV's numbers obey what the schemes
+    are (a baseline saves nothing, never-migrating consumers need no IPI nor retarget, ...).
+
+The iommusim binary comes from $IOMMUSIM_BIN (default: build/iommusim). Needs Debian's
+python3 with numpy and matplotlib, and snakemake (scripts/deps installs them). Run:
+
+    IOMMUSIM_BIN=build/iommusim python3 tests/analysis/ipi_savings_test.py
+"""
+
+import os
+import sys
+
+# A python3 without numpy (e.g. a user-installed one first on PATH) hands over to Debian's.
+try:
+    import numpy  # noqa: F401
+    import matplotlib  # noqa: F401
+except ImportError:
+    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") \
+            and os.access("/usr/bin/python3", os.X_OK):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
+
+import csv
+import json
+import math
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+BIN = os.path.abspath(os.environ.get("IOMMUSIM_BIN", os.path.join(REPO, "build", "iommusim")))
+STUDY = os.path.join(REPO, "experiments", "ipi-savings")
+SNAKEFILE = os.path.join(STUDY, "Snakefile")
+PLOT = os.path.join(REPO, "analysis", "plot_irq.py")
+BASELINE = {"static": "static", "remap": "static", "vm-exit": "vm-exit", "posted": "vm-exit"}
+PATHS = ("direct", "ipi", "vm_exit", "posted", "wakeup", "deferred")
+
+
+def snakemake_cmd():
+    exe = shutil.which("snakemake") or "/usr/bin/snakemake"
+    if not os.access(exe, os.X_OK):
+        raise unittest.SkipTest("snakemake not installed (scripts/deps installs it)")
+    return [exe]
+
+
+def sh(args, **kw):
+    res = subprocess.run(args, capture_output=True, text=True, **kw)
+    if res.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} exited {res.returncode}\n"
+                             f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
+    return res
+
+
+def job_counts(text):
+    """{rule: count} from the 'Job stats' table snakemake prints."""
+    counts = {}
+    for m in re.finditer(r"^(\w+)\s+(\d+)(?:\s+\d+\s+\d+)?\s*$", text, re.M):
+        counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def write_yaml(path, doc):
+    """A config file for --configfile (JSON is YAML)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    return path
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def fake_stats(rng, scheme, timed, synthetic=None):
+    """A stats document with made-up, self-consistent-looking irq counters."""
+    delivered = rng.randint(50, 5000)
+    ios = rng.randint(delivered, 4 * delivered)
+    baseline = delivered * rng.randint(3000, 12000)
+    cycles = baseline - rng.randint(-baseline // 4, baseline // 2)
+    retarget = rng.randint(0, 3 * baseline // 4)
+    c = {
+        "irq.requests": delivered + rng.randint(0, 3), "irq.delivered": delivered,
+        "irq.ios": ios, "irq.faults": rng.randint(0, 3),
+        "irq.remapped": rng.randint(0, delivered), "irq.posted": rng.randint(0, delivered),
+        "irq.notifications": rng.randint(0, delivered),
+        "irq.ipis": rng.randint(0, delivered), "irq.ipis_avoided": rng.randint(0, delivered),
+        "irq.vm_exits": rng.randint(0, delivered),
+        "irq.vm_exits_avoided": rng.randint(0, delivered),
+        "irq.retargets": rng.randint(0, delivered), "irq.pid_updates": rng.randint(0, delivered),
+        "irq.cycles": cycles, "irq.baseline_cycles": baseline,
+        "irq.cycles_saved": baseline - cycles, "irq.retarget_cycles": retarget,
+        "irq.net_cycles_saved": baseline - cycles - retarget,
+        "irq.net_saving_per_irq": (baseline - cycles - retarget) / delivered,
+        "irq.net_saving_per_io": (baseline - cycles - retarget) / ios,
+        "iec.hits": rng.randint(0, delivered), "iec.misses": rng.randint(1, 100),
+        "iec.hit_rate": 0.5,
+    }
+    for p in PATHS:
+        c[f"irq.path.{p}"] = rng.randint(0, delivered)
+    if timed:
+        p50 = rng.uniform(200, 3000)
+        c.update({"irq.latency_ns.p50": p50, "irq.latency_ns.p99": p50 * rng.uniform(1, 50),
+                  "irq.latency_ns.mean": p50 * rng.uniform(1, 3)})
+    cfg = {"irq": {"scheme": scheme}, "sched": {"model": "trace"}}
+    if synthetic:
+        cfg["sched"] = dict(synthetic, model="synthetic", cpus=4, seed=1)
+    return {"iommusim": {"mode": "timed" if timed else "functional", "version": "0.1.0"},
+            "run": {"trace": "x.trace"}, "config": cfg, "counters": c}
+
+
+def sched_name(h, p):
+    return "bare" if h is None else f"h{h:g}-p{p:g}"
+
+
+class PlotScript(unittest.TestCase):
+    """plot_irq.py on made-up stats files: every CSV value is what its file implies."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="iommusim-irq-plot-")
+        rng = random.Random(20240611)
+        cls.files = {}  # path -> (identity, doc)
+        runs = os.path.join(cls.tmp, "runs")
+
+        def add(exp, wl, h, p, m, scheme, timed, synthetic=False):
+            path = os.path.join(runs, exp, wl, sched_name(h, p), f"m{m}", f"{scheme}.json")
+            syn = None
+            if synthetic:
+                syn = {"migrate_every": m}
+                if h is not None:
+                    syn.update(halted=h, preempted=p)
+            doc = fake_stats(rng, scheme, timed, syn)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(doc, f)
+            cls.files[path] = ((exp, wl, sched_name(h, p), 0.0 if h is None else h,
+                                0.0 if p is None else p, m, scheme), doc)
+
+        for wl in ("nvme", "nic"):
+            for m in (0, 100, 1):
+                for s in ("static", "remap"):
+                    add("migration", wl, None, None, m, s, True)
+            for h, p in ((0, 0), (0.3, 0.1)):
+                for m in (0, 10):
+                    for s in ("vm-exit", "posted"):
+                        add("schedule", wl, h, p, m, s, True)
+        for cap in ("cap-a", "cap-b"):
+            for m in (0, 10):
+                for s in ("static", "remap"):
+                    add("captures", cap, None, None, m, s, False, synthetic=True)
+                for s in ("vm-exit", "posted"):
+                    add("captures", cap, 0.3, 0.1, m, s, False, synthetic=True)
+        cls.stem = os.path.join(cls.tmp, "out", "irq")
+        cls.res = sh([sys.executable, PLOT, runs, "-o", cls.stem])
+        cls.rows = read_csv(cls.stem + ".csv")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_one_row_per_file(self):
+        self.assertEqual(len(self.rows), len(self.files))
+        self.assertEqual(sorted(os.path.abspath(r["file"]) for r in self.rows),
+                         sorted(self.files))
+
+    def test_values_are_what_the_json_implies(self):
+        for r in self.rows:
+            (exp, wl, sched, h, p, m, scheme), doc = self.files[os.path.abspath(r["file"])]
+            c = doc["counters"]
+            n, ios = c["irq.delivered"], c["irq.ios"]
+            want = {
+                "experiment": exp, "workload": wl, "schedule": sched, "halted": h,
+                "preempted": p, "running": 1 - h - p, "migrate_every": m, "scheme": scheme,
+                "baseline": BASELINE[scheme],
+                "setting": "bare metal" if scheme in ("static", "remap") else "VM",
+                "mode": doc["iommusim"]["mode"], "sched_model": doc["config"]["sched"]["model"],
+                "delivered": n, "ios": ios, "requests": c["irq.requests"],
+                "ipis": c["irq.ipis"], "vm_exits": c["irq.vm_exits"],
+                "net_cycles_saved": c["irq.net_cycles_saved"],
+                "ipis_per_1k": 1000 * c["irq.ipis"] / n,
+                "ipis_avoided_per_1k": 1000 * c["irq.ipis_avoided"] / n,
+                "vm_exits_per_1k": 1000 * c["irq.vm_exits"] / n,
+                "vm_exits_avoided_per_1k": 1000 * c["irq.vm_exits_avoided"] / n,
+                "retargets_per_1k": 1000 * c["irq.retargets"] / n,
+                "pid_updates_per_1k": 1000 * c["irq.pid_updates"] / n,
+                "cycles_per_irq": c["irq.cycles"] / n,
+                "baseline_cycles_per_irq": c["irq.baseline_cycles"] / n,
+                "cycles_saved_per_irq": c["irq.cycles_saved"] / n,
+                "retarget_cycles_per_irq": c["irq.retarget_cycles"] / n,
+                "net_saving_per_irq": (c["irq.baseline_cycles"] - c["irq.cycles"]
+                                       - c["irq.retarget_cycles"]) / n,
+                "net_saving_per_io": (c["irq.baseline_cycles"] - c["irq.cycles"]
+                                      - c["irq.retarget_cycles"]) / ios,
+                "sim_net_saving_per_irq": c["irq.net_saving_per_irq"],
+                "iec_hit_rate": c["iec.hits"] / (c["iec.hits"] + c["iec.misses"]),
+            }
+            for q in PATHS:
+                want[f"path_{q}"] = c[f"irq.path.{q}"]
+                want[f"path_{q}_per_1k"] = 1000 * c[f"irq.path.{q}"] / n
+            for k in ("p50", "p99", "mean"):
+                want[f"latency_{k}_ns"] = c.get(f"irq.latency_ns.{k}", "")
+            for key, v in want.items():
+                with self.subTest(file=r["file"], key=key):
+                    if isinstance(v, str):
+                        self.assertEqual(r[key], v)
+                    else:
+                        self.assertTrue(math.isclose(float(r[key]), v, rel_tol=1e-9,
+                                                     abs_tol=1e-9), f"{r[key]} != {v}")
+
+    def test_functional_runs_have_no_latency(self):
+        caps = [r for r in self.rows if r["experiment"] == "captures"]
+        self.assertTrue(caps)
+        for r in caps:
+            self.assertEqual(r["mode"], "functional")
+            self.assertEqual(r["latency_p50_ns"], "")
+            self.assertEqual(r["latency_p99_ns"], "")
+
+    def test_rows_are_ordered_by_migration_rate(self):
+        ms = [int(r["migrate_every"]) for r in self.rows
+              if r["experiment"] == "migration" and r["workload"] == "nvme"
+              and r["scheme"] == "remap"]
+        self.assertEqual(ms, [0, 100, 1])  # never, then more and more often
+
+    def test_figures_and_tables_are_written(self):
+        for fig in ("migration", "schedule", "captures"):
+            for ext in ("png", "pdf"):
+                path = f"{self.stem}_{fig}.{ext}"
+                self.assertTrue(os.path.getsize(path) > 1000, path)
+        with open(self.stem + "_summary.md", encoding="utf-8") as f:
+            md = f.read()
+        for title in ("Migration sweep", "vCPU schedule sweep", "Captures, bare metal",
+                      "Captures, VM"):
+            self.assertIn(title, md)
+
+    def _refused(self, path, doc, message):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        res = subprocess.run([sys.executable, PLOT, path, "-o", os.path.join(self.tmp, "x")],
+                             capture_output=True, text=True)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn(message, res.stderr)
+
+    def test_refuses_a_file_that_contradicts_its_path(self):
+        rng = random.Random(1)
+        bad = os.path.join(self.tmp, "bad", "migration", "nvme", "bare", "m10", "remap.json")
+        self._refused(bad, fake_stats(rng, "static", True), "irq.scheme=static")
+        bad = os.path.join(self.tmp, "bad", "captures", "c", "bare", "m10", "remap.json")
+        self._refused(bad, fake_stats(rng, "remap", False, {"migrate_every": 100}),
+                      "sched.migrate_every=100")
+        bad = os.path.join(self.tmp, "bad", "migration", "nvme", "h0.3-p0.1", "m1",
+                           "remap.json")
+        self._refused(bad, fake_stats(rng, "remap", True), "scheme remap with schedule")
+
+    def test_refuses_a_path_outside_the_layout(self):
+        bad = os.path.join(self.tmp, "bad", "other", "nvme", "bare", "m1", "remap.json")
+        self._refused(bad, fake_stats(random.Random(2), "remap", True), "experiment 'other'")
+
+    def test_refuses_two_files_of_one_run(self):
+        a = next(iter(self.files))
+        b = os.path.join(self.tmp, "copy", *a.split(os.sep)[-5:])
+        os.makedirs(os.path.dirname(b), exist_ok=True)
+        shutil.copy(a, b)
+        res = subprocess.run([sys.executable, PLOT, a, b, "-o", os.path.join(self.tmp, "y")],
+                             capture_output=True, text=True)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("are the same run", res.stderr)
+
+
+class DryRun(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="iommusim-irq-dry-")
+        # A dry run only needs the binary to exist.
+        self.bin = BIN if os.access(BIN, os.X_OK) else sys.executable
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def snakemake(self, *options, configfile=None, config=(), check=True, quiet=True):
+        cf = ["--configfile", configfile] if configfile else []
+        args = snakemake_cmd() + ["--snakefile", SNAKEFILE, "-n", *(["-q"] * quiet),
+                                  *options, *cf,
+                                  "--config", f"iommusim={self.bin}",
+                                  f"outdir={self.tmp}/out", *config]
+        return sh(args) if check else subprocess.run(args, capture_output=True, text=True)
+
+    def test_plans_the_study_without_captures(self):
+        res = self.snakemake(config=[f"captures_dir={self.tmp}/no-such-folder"])
+        jobs = job_counts(res.stdout + res.stderr)
+        # migration: 2 patterns x 6 rates (a trace each) x 2 schemes; schedule: 2 patterns
+        # x 4 schedules x 2 rates (a trace each) x 2 schemes
+        self.assertEqual(jobs.get("gen_stream"), 2 * 6 + 2 * 4 * 2, res.stdout)
+        self.assertEqual(jobs.get("run_migration"), 2 * 6 * 2, res.stdout)
+        self.assertEqual(jobs.get("run_schedule"), 2 * 4 * 2 * 2, res.stdout)
+        self.assertNotIn("import_capture", jobs)
+        self.assertNotIn("run_capture", jobs)
+        self.assertEqual(jobs.get("plot"), 1)
+        self.assertIn("real-capture rules (import, run) are skipped", res.stderr)
+
+    def test_plans_the_capture_runs_when_the_folder_exists(self):
+        caps = os.path.join(self.tmp, "caps")
+        os.makedirs(caps)
+        for name in ("a", "b"):
+            for part in ("qemu.log.gz", "guest-ftrace.txt.gz"):
+                open(os.path.join(caps, f"{name}.{part}"), "w").close()
+        cfg = write_yaml(os.path.join(self.tmp, "c.yaml"), {
+            "captures_dir": caps, "captures": ["a", "b"],
+            "capture": {"migrate_every": [0, 10],
+                        "schedules": [{"halted": 0, "preempted": 0},
+                                      {"halted": 0.5, "preempted": 0.25},
+                                      {"halted": 0.2, "preempted": 0}]}})
+        res = self.snakemake(configfile=cfg)
+        jobs = job_counts(res.stdout + res.stderr)
+        self.assertEqual(jobs.get("import_capture"), 2, res.stdout)
+        # per capture: 2 rates x (2 bare schemes + 3 schedules x 2 VM schemes)
+        self.assertEqual(jobs.get("run_capture"), 2 * 2 * (2 + 3 * 2), res.stdout)
+        res = self.snakemake("--printshellcmds", configfile=cfg, quiet=False)
+        self.assertRegex(res.stdout, r"--set irq.scheme=posted --set sched.model=synthetic "
+                         r"--set sched.cpus=4 --set sched.migrate_every=10 --set sched.seed=1 "
+                         r"--set sched.halted=0.5 --set sched.preempted=0.25")
+
+    def test_unknown_scheme_and_pattern_are_errors(self):
+        for doc, msg in (({"migration": {"schemes": ["posted"]}}, "'posted' is not one of"),
+                         ({"schedule": {"patterns": ["gpu"]}}, "pattern gpu is not in"),
+                         ({"schedule": {"schedules": [{"halted": 0.8, "preempted": 0.5}]}},
+                          "sum <= 1")):
+            cfg = write_yaml(os.path.join(self.tmp, "bad.yaml"), doc)
+            res = self.snakemake(configfile=cfg, check=False)
+            self.assertNotEqual(res.returncode, 0, doc)
+            self.assertIn(msg, res.stdout + res.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -102,8 +102,13 @@ enum iommu_status iommu_host_apply(const struct iommu_host_env *env,
     case IOMMU_EV_DMA:
         snprintf(what, n, "dma");
         return IOMMU_ERR_INVAL;
-    default: /* msi, irte, sched: modelled from the interrupt issue on */
-        return IOMMU_OK;
+    case IOMMU_EV_IRTE:
+        return env->irq ? iommu_irqhost_irte(env->irq, ev, what, n) : IOMMU_OK;
+    case IOMMU_EV_SCHED:
+        return env->irq ? iommu_irqhost_sched(env->irq, ev, now_ns, w, what, n) : IOMMU_OK;
+    default: /* msi: a device's write (iommu_irqhost_request / _deliver) */
+        snprintf(what, n, "msi");
+        return IOMMU_ERR_INVAL;
     }
 }
 

@@ -5,8 +5,9 @@
  * dma_unmap go through the DMA-API model and its flush policy (host/dma_api.h). Both the
  * functional replay and the timed system's driver use it, so a trace means the same in both
  * modes; what remains to be done in time (doorbell, waiting, freeing IOVAs, opening
- * protection windows) comes back in a struct iommu_dma_work. Events of the interrupt issue
- * (msi, irte, sched) change nothing yet.
+ * protection windows) comes back in a struct iommu_dma_work. `irte` and `sched` go to the
+ * host's interrupt model (host/irq_host.h) when there is one; `msi` is a device's write, not
+ * a host event (the replay drives it through iommu_irqhost_request/deliver).
  */
 #ifndef IOMMU_HOST_APPLY_H
 #define IOMMU_HOST_APPLY_H
@@ -15,6 +16,7 @@
 #include "../traces/trace.h"
 #include "dma_api.h"
 #include "host.h"
+#include "irq_host.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +30,7 @@ struct iommu_host_env {
     iommu_prot_t *prot;
     iommu_dma_t *dma;
     iommu_physmem_t *mem;
+    iommu_irqhost_t *irq; /* interrupts (NULL: irte and sched events change nothing) */
 };
 
 /* The VT-d descriptor of an `inv` event (qw[4]); false for a `wait` (no descriptor: the caller

@@ -104,6 +104,9 @@ struct iommu_dma_work {
     bool unmapped;
     iommu_did_t did;
     uint64_t unmap_iova, unmap_len;
+    /* an interrupt retarget (host/irq_host.h): its wait's spin is charged there
+     * (iommu_irqhost_charge_wait), not to the DMA API */
+    bool irq_retarget;
 };
 
 typedef struct iommu_dma iommu_dma_t;

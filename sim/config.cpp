@@ -245,6 +245,7 @@ std::vector<KeySpec> build_schema()
     v.push_back(floatkey("timing.inv_iotlb_ns", 0, 1e6, "invalidation engine: an IOTLB (and paging-structure) invalidation holds the IOTLB port this long", &IommuTiming::inv_iotlb_ns, T_));
     v.push_back(floatkey("timing.inv_context_ns", 0, 1e6, "invalidation engine: a context-cache invalidation holds its port this long", &IommuTiming::inv_context_ns, T_));
     v.push_back(floatkey("timing.inv_pasid_ns", 0, 1e6, "invalidation engine: a PASID-cache invalidation holds its port this long", &IommuTiming::inv_pasid_ns, T_));
+    v.push_back(floatkey("timing.iec_ns", 0, 1e6, "interrupt-entry-cache lookup latency (one port)", &IommuTiming::iec_ns, T_));
     v.push_back(floatkey("timing.inv_iec_ns", 0, 1e6, "invalidation engine: an interrupt-entry-cache invalidation takes this long", &IommuTiming::inv_iec_ns, T_));
     v.push_back(floatkey("timing.fault_ns", 0, 1e6, "fault recording before the error response", &IommuTiming::fault_ns, T_));
     using tlm_model::PcieLinkConfig;
@@ -345,6 +346,54 @@ std::vector<KeySpec> build_schema()
                [](CoreConfig &c) -> iommu_cache_cfg & { return c.devtlb; });
     cache_keys(v, "iec", "interrupt-entry cache (tag: interrupt index; emptied by IEC invalidations)",
                [](CoreConfig &c) -> iommu_cache_cfg & { return c.unit.iec; });
+    {
+        KeySpec k{"irq.scheme", KeyType::String, 0, 0, 0, 0, {"static", "remap", "posted", "vm-exit"},
+                  "interrupt delivery: static (no remapping, fixed CPU), remap (IRTE retargeted when the consumer moves), posted (VM, posted interrupts), vm-exit (VM, exit and inject per interrupt); posted turns on iommu.pi", nullptr, nullptr};
+        k.get = [](const CoreConfig &c) { return json(iommu_irq_scheme_name(c.irq.scheme)); };
+        k.set = [](CoreConfig &c, const json &x) { c.irq.scheme = (uint8_t)iommu_irq_scheme_parse(x.get<std::string>().c_str()); };
+        v.push_back(k);
+    }
+    dint("irq.cycles.handler", 0, 1 << 30, "cycles of the consumer's interrupt handler (every delivered interrupt)", [](CoreConfig &c) { return &c.irq.cycles.handler; });
+    dint("irq.cycles.ipi", 0, 1 << 30, "cycles of one IPI (sending and receiving)", [](CoreConfig &c) { return &c.irq.cycles.ipi; });
+    dint("irq.cycles.vm_exit", 0, 1 << 30, "cycles of one VM exit and re-entry", [](CoreConfig &c) { return &c.irq.cycles.vm_exit; });
+    dint("irq.cycles.host_handler", 0, 1 << 30, "cycles of the host's handler of a VM's interrupt (forward and inject, or the wake-up notification)", [](CoreConfig &c) { return &c.irq.cycles.host_handler; });
+    dint("irq.cycles.wakeup", 0, 1 << 30, "cycles to wake a halted vCPU or blocked thread and run it", [](CoreConfig &c) { return &c.irq.cycles.wakeup; });
+    dint("irq.cycles.irte_update", 0, 1 << 30, "cycles for the driver to rewrite one IRTE (the IEC invalidation is charged as queue work)", [](CoreConfig &c) { return &c.irq.cycles.irte_update; });
+    dint("irq.cycles.pid_update", 0, 1 << 30, "cycles of one atomic posted-interrupt-descriptor update by the VMM", [](CoreConfig &c) { return &c.irq.cycles.pid_update; });
+    {
+        KeySpec d{"irq.deliver_ns", KeyType::Float, 0, 0, 0.0, 1e6, {}, "interrupt message from the IOMMU to the landing CPU's local APIC (ns)", nullptr, nullptr};
+        d.get = [](const CoreConfig &c) { return json(c.irq.deliver_ns); };
+        d.set = [](CoreConfig &c, const json &x) { c.irq.deliver_ns = x.get<double>(); };
+        v.push_back(d);
+        KeySpec i{"irq.ipi_ns", KeyType::Float, 0, 0, 0.0, 1e6, {}, "an IPI in flight between CPUs (ns)", nullptr, nullptr};
+        i.get = [](const CoreConfig &c) { return json(c.irq.ipi_ns); };
+        i.set = [](CoreConfig &c, const json &x) { c.irq.ipi_ns = x.get<double>(); };
+        v.push_back(i);
+    }
+    dint("irq.irt_entries", 2, 65536, "interrupt-remapping table entries (a power of two; IRTA.S)", [](CoreConfig &c) { return &c.irq.irt_entries; });
+    dbool("irq.x2apic", "x2APIC destinations (IRTA.EIME, 32-bit APIC ids; needs iommu.eim)", [](CoreConfig &c) { return &c.irq.x2apic; });
+    dint("irq.max_cpus", 1, 65536, "highest CPU number + 1 a sched event may name (xAPIC: at most 256)", [](CoreConfig &c) { return &c.irq.max_cpus; });
+    {
+        KeySpec m{"sched.model", KeyType::String, 0, 0, 0, 0, {"trace", "synthetic"},
+                  "where consumers run: the trace's sched events, or the synthetic scheduler (sched.*; for traces without sched events)", nullptr, nullptr};
+        m.get = [](const CoreConfig &c) { return json(c.irq.synthetic ? "synthetic" : "trace"); };
+        m.set = [](CoreConfig &c, const json &x) { c.irq.synthetic = x.get<std::string>() == "synthetic"; };
+        v.push_back(m);
+    }
+    dint("sched.cpus", 1, 65536, "synthetic scheduler: CPUs consumers are placed on (consumer T starts on T mod cpus)", [](CoreConfig &c) { return &c.irq.sched.cpus; });
+    dint("sched.migrate_every", 0, INT64_MAX, "synthetic scheduler: a consumer moves to another CPU every M of its interrupts (0: never)", [](CoreConfig &c) { return &c.irq.sched.migrate_every; });
+    {
+        KeySpec hk{"sched.halted", KeyType::Float, 0, 0, 0.0, 1.0, {}, "synthetic scheduler, VM schemes: probability a vCPU is halted when an interrupt for it arrives", nullptr, nullptr};
+        hk.get = [](const CoreConfig &c) { return json(c.irq.sched.p_halted); };
+        hk.set = [](CoreConfig &c, const json &x) { c.irq.sched.p_halted = x.get<double>(); };
+        v.push_back(hk);
+        KeySpec pk{"sched.preempted", KeyType::Float, 0, 0, 0.0, 1.0, {}, "synthetic scheduler, VM schemes: probability a vCPU is preempted when an interrupt for it arrives", nullptr, nullptr};
+        pk.get = [](const CoreConfig &c) { return json(c.irq.sched.p_preempted); };
+        pk.set = [](CoreConfig &c, const json &x) { c.irq.sched.p_preempted = x.get<double>(); };
+        v.push_back(pk);
+    }
+    dint("sched.preempt_ns", 0, INT64_MAX, "synthetic scheduler: a preempted vCPU runs again this long after (timed runs; ns)", [](CoreConfig &c) { return &c.irq.sched.preempt_ns; });
+    dint("sched.seed", 0, INT64_MAX, "synthetic scheduler: seed of its random draws", [](CoreConfig &c) { return &c.irq.sched.seed; });
     v.push_back(boolkey("host.service_faults", "the host's fault handler reads and clears fault records after every DMA (false: records fill up and overflow)", &CoreConfig::service_faults));
     return v;
 }
@@ -379,6 +428,7 @@ Config::Config()
     iommu_host_cfg_default(&cfg_.host);
     iommu_dma_cfg_default(&cfg_.dma);
     iommu_cache_cfg_default(&cfg_.devtlb); // 64 entries, fully associative, LRU
+    iommu_irqhost_cfg_default(&cfg_.irq);
     cfg_.service_faults = true;
 }
 
@@ -475,6 +525,10 @@ void Config::set_json(const std::string &key, const json &v, const std::string &
     if (!k)
         throw InputError(where + ": unknown config key '" + key + "'");
     k->set(cfg_, coerce(*k, v, where));
+    // posted interrupts need a unit that has them: the scheme turns CAP.PI on (the Haswell-EP
+    // preset has none), so schemes compare on otherwise the same unit
+    if (key == "irq.scheme" && cfg_.irq.scheme == IOMMU_IRQS_POSTED)
+        cfg_.unit.pi = true;
 }
 
 static void flatten(const json &j, const std::string &prefix, std::vector<std::pair<std::string, json>> &out)
@@ -584,7 +638,11 @@ CoreConfig Config::core() const
         fix(l);
     c.host.haw = c.unit.haw;
     c.host.scalable = c.unit.scalable_mode;
+    c.irq.cpu_ghz = c.dma.cpu_ghz;
+    c.irq.sched.vm = c.irq.scheme == IOMMU_IRQS_POSTED || c.irq.scheme == IOMMU_IRQS_VMEXIT;
     const char *key = nullptr, *why = nullptr;
+    if (iommu_irqhost_cfg_validate(&c.irq, &key, &why) != IOMMU_OK)
+        throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
     if (iommu_cfg_validate(&c.unit, &key, &why) != IOMMU_OK)
         throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
     if (iommu_host_cfg_validate(&c.host, &key, &why) != IOMMU_OK)
@@ -642,6 +700,7 @@ tlm_model::TimedConfig timed_config(const CoreConfig &c)
     t.host = c.host;
     t.dma = c.dma;
     t.devtlb = c.devtlb;
+    t.irq = c.irq;
     t.service_faults = c.service_faults;
     t.timing = c.timing;
     t.link = c.link;

@@ -33,6 +33,7 @@ struct CoreConfig {
     iommu_host_cfg host;
     iommu_dma_cfg dma;          // the DMA-API model and flush policy (host.*)
     iommu_cache_cfg devtlb;     // each ATS device's device-TLB (devtlb.*; device.ats)
+    iommu_irqhost_cfg irq;      // interrupts: delivery scheme, costs, scheduler (irq.*, sched.*)
     bool service_faults = true; // host fault handler clears fault records after each DMA
     // the timed system (iommusim run)
     tlm_model::IommuTiming timing;

@@ -22,6 +22,7 @@ extern "C" {
 #include "model/invq/invq.h"
 #include "model/iotlb/devtlb.h"
 #include "model/iommu/iommu.h"
+#include "model/irq_remap/irq_remap.h"
 #include "traces/trace.h"
 }
 
@@ -44,6 +45,8 @@ using InvqPtr = std::unique_ptr<iommu_invq_t, Deleter<iommu_invq_t, iommu_invq_d
 using ProtPtr = std::unique_ptr<iommu_prot_t, Deleter<iommu_prot_t, iommu_prot_destroy>>;
 using DmaPtr = std::unique_ptr<iommu_dma_t, Deleter<iommu_dma_t, iommu_dma_destroy>>;
 using DevtlbPtr = std::unique_ptr<iommu_devtlbs_t, Deleter<iommu_devtlbs_t, iommu_devtlbs_destroy>>;
+using IrqPtr = std::unique_ptr<iommu_irq_t, Deleter<iommu_irq_t, iommu_irq_destroy>>;
+using IrqHostPtr = std::unique_ptr<iommu_irqhost_t, Deleter<iommu_irqhost_t, iommu_irqhost_destroy>>;
 
 
 // Replay-level counters, registered in the same registry as the unit's.
@@ -116,7 +119,15 @@ public:
             iommu_invq_set_devtlb_handler(invq_.get(), iommu_devtlbs_invalidate, devtlb_.get());
             iommu_prot_set_devtlbs(prot_.get(), devtlb_.get());
         }
-        env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get()};
+        irq_.reset(iommu_irq_create(unit_.get(), stats_.get()));
+        if (!irq_)
+            throw std::bad_alloc();
+        const char *why = "";
+        irqh_.reset(iommu_irqhost_create(&cfg_.irq, irq_.get(), unit_.get(), mem_.get(), dma_.get(),
+                                         stats_.get(), &why));
+        if (!irqh_)
+            throw InputError(*why ? std::string("config: ") + why : "cannot create the interrupt model (out of memory?)");
+        env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get(), irqh_.get()};
         rc_ = std::make_unique<ReplayCounters>(stats_.get());
         if (!opt.sweep.empty())
             sweep_ = std::make_unique<Sweep>(opt.sweep, cfg_.unit);
@@ -222,6 +233,40 @@ private:
             dma(ev, (ev.flags & IOMMU_EVF_PASID) ? ev.pasid : IOMMU_PASID_NONE, rd);
             return;
         }
+        if (ev.type == IOMMU_EV_MSI) {
+            msi(ev, rd);
+            return;
+        }
+        if (ev.type == IOMMU_EV_SCHED && cfg_.irq.synthetic)
+            bad(rd, "sched event in the trace while sched.model=synthetic places the consumers "
+                    "(use sched.model=trace)");
+        host_event(ev, rd);
+    }
+
+    // An interrupt: the synthetic scheduler's changes first, then the request through the
+    // remapping hardware (and the posted-interrupt descriptor), then the host's delivery.
+    void msi(const iommu_trace_event &ev, const iommu_trace_reader_t *rd)
+    {
+        iommu_trace_event due[8];
+        const unsigned n = iommu_irqhost_sched_due(irqh_.get(), &ev, now_, due);
+        for (unsigned i = 0; i < n; i++)
+            host_event(due[i], rd);
+        iommu_irq_req req;
+        iommu_irqhost_request(irqh_.get(), &ev, &req);
+        iommu_irq_op op;
+        const bool ok = iommu_irq_functional(irq_.get(), mem_.get(), &op, &req);
+        bool notify = false;
+        iommu_pid pid{};
+        const bool posted = ok && op.out.kind == IOMMU_IRQ_POSTED;
+        if (posted)
+            notify = iommu_irq_post_functional(irq_.get(), mem_.get(), &op, &pid);
+        iommu_irqhost_deliver(irqh_.get(), &ev, &op, ok, notify, posted ? &pid : nullptr, 0, 0);
+        if (!ok && cfg_.service_faults)
+            *rc_->faults_serviced += iommu_fault_service(unit_.get(), nullptr, nullptr);
+    }
+
+    void host_event(const iommu_trace_event &ev, const iommu_trace_reader_t *rd)
+    {
         char what[160];
         iommu_dma_work w;
         enum iommu_status st = iommu_host_apply(&env_, &ev, now_, &w, what, sizeof what);
@@ -359,6 +404,7 @@ private:
             counter(s, "translations") ? (double)counter(s, "walk.mem_reads") / (double)counter(s, "translations") : 0.0;
         out["counters"]["host.cycles_per_io"] = iommu_dma_cycles_per_io(dma_.get());
         d["host.cycles_per_io"] = iommu_dma_cycles_per_io(dma_.get());
+        add_irq_json(out["counters"], d, irqh_.get(), s, nullptr);
         out["derived"] = d;
         if (sweep_)
             out["sweep"] = sweep_->to_json();
@@ -429,6 +475,7 @@ private:
                           group_digits(counter(s, p + "faults.total")).c_str());
             o << line;
         }
+        o << irq_summary(irqh_.get(), s, nullptr);
         if (sweep_)
             o << "\n" << sweep_->summary();
         std::snprintf(line, sizeof line, "\n  replay speed: %.2f M translations/s (%.3f s wall)\n",
@@ -447,6 +494,8 @@ private:
     ProtPtr prot_;
     DmaPtr dma_;
     DevtlbPtr devtlb_;
+    IrqPtr irq_;
+    IrqHostPtr irqh_;
     iommu_host_env env_{};
     uint64_t now_ = 0; // trace time (ns) of the latest timestamped event
     bool watch_ = false; // a sweep or an open stale window: DMAs report their chunks

@@ -80,6 +80,18 @@ json hist_json(const Latency &l)
             {"bins", b}};
 }
 
+IrqLatency irq_latency(const TimedSystem &sys)
+{
+    const Latency &l = sys.irq_latency();
+    IrqLatency r;
+    r.count = l.count();
+    r.p50_ns = l.percentile_ns(0.50);
+    r.p99_ns = l.percentile_ns(0.99);
+    r.mean_ns = l.mean_ns();
+    r.max_ns = (double)l.max_ns();
+    return r;
+}
+
 std::string bdf(uint16_t sid)
 {
     char b[8];
@@ -152,6 +164,8 @@ std::string summary(const TimedSystem &sys, const Config &cfg, const RunOptions 
           << group_digits(counter(st, "protection.stale_accesses")) << " stale accesses, "
           << group_digits(counter(st, "protection.subpage_exposed_bytes")) << " sub-page bytes exposed\n";
     }
+    const IrqLatency il = irq_latency(sys);
+    o << irq_summary(sys.irq_host(), st, &il);
     return o.str();
 }
 
@@ -220,10 +234,15 @@ int cmd_run(int argc, char **argv)
             out["config"] = cfg.resolved();
             out["run"] = {{"preset", cfg.preset()}, {"trace", opt.trace},
                           {"trace_events", sys.trace_events()}, {"warmup_dma", opt.warmup}};
+            json derived = json::object();
+            const IrqLatency il = irq_latency(sys);
+            add_irq_json(c, derived, sys.irq_host(), stats.get(), &il);
             out["counters"] = c;
+            out["derived"] = derived;
             out["histograms"] = j["histograms"];
             out["histograms"]["dma.latency_ns"] = hist_json(sys.total().latency);
             out["histograms"]["translation.latency_ns"] = hist_json(sys.total().translation);
+            out["histograms"]["irq.latency_ns"] = hist_json(sys.irq_latency());
             if (opt.interval_ps) {
                 json series = json::array();
                 for (const Interval &iv : sys.intervals()) {

@@ -80,7 +80,7 @@ void PcieEndpoint::pump()
         }
         uint64_t bus_addr = addr;
         uint8_t at = 0;
-        if (cfg_.ats && cfg_.devtlb) {
+        if (cfg_.ats && cfg_.devtlb && !d.msi) {
             if (xlat_pending_)
                 break; // this DMA waits for its translation completion
             const iommu_iotlb_entry *te = nullptr;
@@ -115,6 +115,9 @@ void PcieEndpoint::pump()
         e.privileged = d.privileged;
         e.device = index_;
         e.dma = cur_;
+        e.msi = d.msi;
+        e.msi_data = d.msi_data;
+        e.msi_slot = d.msi_slot;
         e.t_issue = sc_time_stamp();
         f.tlps_left++;
         (d.write ? posted_used_ : tags_used_)++;

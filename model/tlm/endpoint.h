@@ -37,6 +37,9 @@ struct Dma {
     uint32_t pasid = 0xFFFFFFFFu;
     bool by_handle = false; // addressed through a DMA-API buffer (the driver tracks it)
     uint64_t handle = 0;
+    bool msi = false;       // an interrupt: a 4-byte write of msi_data to iova (never ATS-
+    uint32_t msi_data = 0;  // translated; the Iommu remaps it)
+    uint64_t msi_slot = 0;  // the driver's record of it (IommuExt::msi_slot)
 };
 
 struct EndpointConfig {

@@ -28,7 +28,7 @@ std::string validate(const IommuTiming &t)
         {"timing.interface_ns", t.interface_ns}, {"timing.context_cache_ns", t.context_cache_ns},
         {"timing.pasid_cache_ns", t.pasid_cache_ns}, {"timing.iotlb_ns", t.iotlb_ns},
         {"timing.pwc_ns", t.pwc_ns}, {"timing.walk_step_ns", t.walk_step_ns},
-        {"timing.fault_ns", t.fault_ns}};
+        {"timing.fault_ns", t.fault_ns}, {"timing.iec_ns", t.iec_ns}};
     for (auto &[k, v] : lat)
         if (!(v >= 0 && v <= 1e6))
             return std::string(k) + ": must be between 0 and 1000000 ns";
@@ -76,6 +76,7 @@ Iommu::Iommu(sc_module_name name, iommu_t *unit, const IommuTiming &timing)
     inv_pc_ps_ = ns_to_ps(t_.inv_pasid_ns);
     inv_iec_ps_ = ns_to_ps(t_.inv_iec_ns);
     devtlb_ps_ = ns_to_ps(t_.devtlb_inv_ns);
+    iec_ps_ = ns_to_ps(t_.iec_ns);
     inflight_.push_back(0);
     upstream.register_nb_transport_fw(this, &Iommu::nb_transport_fw);
     memory.register_nb_transport_bw(this, &Iommu::nb_transport_bw_mem);
@@ -236,6 +237,10 @@ void Iommu::on_arrival()
     const uint64_t now = to_ps(sc_time_stamp());
     while (tlm::tlm_generic_payload *gp = arrive_peq_.get_next_transaction()) {
         IommuExt &e = PayloadPool::ext(*gp);
+        if (e.msi) {
+            ir_arrival(gp, now);
+            continue;
+        }
         stats_.requests++;
         Op *op = new_op();
         op->gp = gp;
@@ -399,6 +404,10 @@ void Iommu::on_memory()
     const uint64_t now = to_ps(sc_time_stamp());
     while (tlm::tlm_generic_payload *gp = mem_peq_.get_next_transaction()) {
         IommuExt &e = PayloadPool::ext(*gp);
+        if (e.purpose == Purpose::Interrupt) {
+            ir_memory(static_cast<IrOp *>(e.owner), gp, now);
+            continue;
+        }
         if (e.owner == &inv_tag_) { // the invalidation engine's fetch or status access
             const bool ok = gp->get_response_status() == tlm::TLM_OK_RESPONSE;
             if (inv_state_ == InvState::Fetching && ok)
@@ -611,11 +620,12 @@ uint64_t Iommu::older_inflight(uint64_t epoch) const
 // One memory access of the engine (a descriptor fetch, or the status write's timing).
 static void engine_access(tlm_utils::simple_initiator_socket<Iommu> &memory, PayloadPool &pool,
                           tlm_utils::peq_with_get<tlm::tlm_generic_payload> &peq, void *tag,
-                          uint64_t addr, unsigned size, uint64_t delay_ps)
+                          uint64_t addr, unsigned size, uint64_t delay_ps,
+                          Purpose purpose = Purpose::InvQueue)
 {
     tlm::tlm_generic_payload *gp = pool.get();
     IommuExt &e = PayloadPool::ext(*gp);
-    e.purpose = Purpose::InvQueue; // memory returns the bytes (the status write is timed as
+    e.purpose = purpose;           // memory returns the bytes (the status write is timed as
     e.owner = tag;                 // an access of the same size; its bytes are written here)
     gp->set_command(tlm::TLM_READ_COMMAND);
     gp->set_address(addr);
@@ -720,6 +730,116 @@ void Iommu::inv_try_complete_wait(uint64_t t_ps)
     const uint64_t t = std::max(t_ps, devtlb_done_ps_); // device-TLB completions received
     engine_access(memory, table_pool_, mem_peq_, &inv_tag_, inv_res_.status_addr, 4,
                   t > now ? t - now : 0);
+}
+
+// ---------------------------------------------------------------- interrupt remapping ---
+
+struct Iommu::IrOp {
+    iommu_irq_op op{};
+    iommu_irq_req req{};
+    tlm::tlm_generic_payload *gp = nullptr; // the device's write
+    enum class Stage : uint8_t { Irte, PidRead, PidWrite } stage = Stage::Irte;
+    bool notify = false;
+    iommu_pid pid{};
+};
+
+void Iommu::attach_irq(iommu_irq_t *irq, iommu_physmem_t *mem, IrqListener *l)
+{
+    irq_ = irq;
+    physmem_ = mem;
+    irq_listener_ = l;
+}
+
+void Iommu::ir_arrival(tlm::tlm_generic_payload *gp, uint64_t now)
+{
+    IommuExt &e = PayloadPool::ext(*gp);
+    IrOp *o;
+    if (ir_free_.empty()) {
+        ir_all_.push_back(std::make_unique<IrOp>());
+        o = ir_all_.back().get();
+    } else {
+        o = ir_free_.back();
+        ir_free_.pop_back();
+    }
+    o->gp = gp;
+    o->notify = false;
+    o->pid = iommu_pid{};
+    o->req.sid = e.requester_id;
+    o->req.addr = gp->get_address();
+    o->req.data = e.msi_data;
+    e.t_xlat_start = ps(now);
+    if (!irq_) { // no remapping hardware attached: acknowledged as it came
+        o->op = iommu_irq_op{};
+        ir_done(o, false, now + interface_ps_);
+        return;
+    }
+    iommu_step s = iommu_irq_begin(irq_, &o->op, &o->req);
+    uint64_t t = now + interface_ps_;
+    if (o->op.iec_lookup) {
+        unsigned u;
+        uint64_t st;
+        iec_ports_.acquire(t, iec_ps_, &u, &st);
+        t = st + iec_ps_;
+    }
+    ir_step(o, s, t);
+}
+
+void Iommu::ir_step(IrOp *o, iommu_step s, uint64_t t_ps)
+{
+    const uint64_t now = to_ps(sc_time_stamp());
+    if (s.kind == IOMMU_STEP_READ) {
+        o->stage = IrOp::Stage::Irte;
+        engine_access(memory, table_pool_, mem_peq_, o, s.addr, s.size, t_ps - now, Purpose::Interrupt);
+        return;
+    }
+    if (s.kind == IOMMU_STEP_DONE && o->op.out.kind == IOMMU_IRQ_POSTED) {
+        o->stage = IrOp::Stage::PidRead;
+        engine_access(memory, table_pool_, mem_peq_, o, o->op.out.pda, IOMMU_PID_BYTES, t_ps - now,
+                      Purpose::Interrupt);
+        return;
+    }
+    ir_done(o, s.kind == IOMMU_STEP_DONE, t_ps);
+}
+
+void Iommu::ir_memory(IrOp *o, tlm::tlm_generic_payload *gp, uint64_t now)
+{
+    const bool ok = gp->get_response_status() == tlm::TLM_OK_RESPONSE;
+    uint64_t words[2] = {0, 0};
+    if (ok && o->stage == IrOp::Stage::Irte)
+        std::memcpy(words, gp->get_data_ptr(), sizeof words);
+    gp->release();
+    switch (o->stage) {
+    case IrOp::Stage::Irte:
+        ir_step(o, ok ? iommu_irq_resume(irq_, &o->op, words) : iommu_irq_read_failed(irq_, &o->op), now);
+        return;
+    case IrOp::Stage::PidRead:
+        // the atomic update happens at once here; the write back is timed after it
+        o->notify = iommu_irq_post_functional(irq_, physmem_, &o->op, &o->pid);
+        o->stage = IrOp::Stage::PidWrite;
+        engine_access(memory, table_pool_, mem_peq_, o, o->op.out.pda, IOMMU_PID_BYTES, 0,
+                      Purpose::Interrupt);
+        return;
+    case IrOp::Stage::PidWrite:
+        ir_done(o, true, now);
+        return;
+    }
+}
+
+void Iommu::ir_done(IrOp *o, bool ok, uint64_t t_ps)
+{
+    IommuExt &e = PayloadPool::ext(*o->gp);
+    e.t_xlat_done = ps(t_ps);
+    e.t_mem_done = ps(t_ps);
+    if (irq_listener_)
+        irq_listener_->irq_done(e, o->op, ok, o->notify, o->pid, t_ps);
+    // a posted write: acknowledged (internally) either way; a blocked interrupt is recorded
+    // as a fault, it does not fail the write
+    o->gp->set_response_status(tlm::TLM_OK_RESPONSE);
+    tlm::tlm_phase ph = tlm::BEGIN_RESP;
+    const uint64_t now = to_ps(sc_time_stamp());
+    sc_time delay = ps(t_ps > now ? t_ps - now : 0);
+    upstream[e.port]->nb_transport_bw(*o->gp, ph, delay);
+    ir_free_.push_back(o);
 }
 
 } // namespace iommusim::tlm_model

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -40,6 +41,7 @@ extern "C" {
 #include "host/protect.h"
 #include "model/invq/invq.h"
 #include "model/iommu/iommu.h"
+#include "model/irq_remap/irq_remap.h"
 }
 
 namespace iommusim::tlm_model {
@@ -71,6 +73,9 @@ struct IommuTiming {
     // a device-TLB invalidation: the message down the link, the device's work, the completion
     // back (2 x 213.5 ns link latency of the Haswell calibration + 100 ns, an estimate)
     double devtlb_inv_ns = 527.0;
+    // interrupt remapping: an IEC lookup (one port; an estimate of the order of the other
+    // cache lookups); the IRTE read and the posted-descriptor update go through memory
+    double iec_ns = 2.0;
 };
 // Returns "" or "timing.<key>: reason".
 std::string validate(const IommuTiming &t);
@@ -88,6 +93,14 @@ struct InvListener {
     virtual void inv_executing(uint64_t t_ps) = 0; // a descriptor takes effect now
     virtual void inv_wait_done(uint64_t status_addr, uint32_t value, uint64_t t_ps) = 0;
     virtual void inv_stopped(uint64_t t_ps) = 0;   // the queue stopped on an error (IQE)
+};
+
+// What the interrupt-remapping hardware tells the host model: request e finished at t_ps
+// (done, or faulted), with a posted result's notification and descriptor.
+struct IrqListener {
+    virtual ~IrqListener() = default;
+    virtual void irq_done(const IommuExt &e, const iommu_irq_op &op, bool done, bool notify,
+                          const iommu_pid &pid, uint64_t t_ps) = 0;
 };
 
 struct InvTlmStats {
@@ -113,6 +126,12 @@ public:
     // that began before the latest invalidation has completed (drain).
     void attach_invq(iommu_invq_t *q, iommu_physmem_t *mem, InvListener *l);
     void doorbell(uint64_t iqt); // IQT_REG write
+    // The interrupt-remapping hardware: an upstream write with IommuExt::msi is an interrupt
+    // request. It skips the translation pipeline: interface_ns, an IEC lookup (iec_ns on the
+    // IEC's port) when remapping is on, the IRTE read through memory on a miss, for a posted
+    // result the descriptor's read and write (the update itself is atomic at the read's
+    // completion), then the listener is told and the write is acknowledged.
+    void attach_irq(iommu_irq_t *irq, iommu_physmem_t *mem, IrqListener *l);
     // Protection metrics: every translation is checked for a stale IOTLB entry.
     void set_prot(iommu_prot_t *p) { prot_ = p; }
     const InvTlmStats &inv_stats() const { return inv_stats_; }
@@ -133,6 +152,11 @@ private:
     void on_arrival();  // SC_METHOD on arrive_peq_
     void on_memory();   // SC_METHOD on mem_peq_
     void on_inv();      // SC_METHOD on inv_ev_: the invalidation engine's next step
+    struct IrOp;
+    void ir_arrival(tlm::tlm_generic_payload *gp, uint64_t now);
+    void ir_step(IrOp *o, iommu_step s, uint64_t t_ps);
+    void ir_memory(IrOp *o, tlm::tlm_generic_payload *gp, uint64_t now);
+    void ir_done(IrOp *o, bool ok, uint64_t t_ps);
     void inv_fetched(uint64_t t_ps);
     void inv_try_complete_wait(uint64_t t_ps);
     uint64_t older_inflight(uint64_t epoch) const;
@@ -187,6 +211,13 @@ private:
     std::deque<uint64_t> inflight_; // translations in flight per epoch, from epoch_base_
     uint64_t epoch_base_ = 0;
     InvTlmStats inv_stats_;
+    // interrupt remapping
+    iommu_irq_t *irq_ = nullptr;
+    IrqListener *irq_listener_ = nullptr;
+    Resource iec_ports_{1};
+    uint64_t iec_ps_ = 0;
+    std::vector<std::unique_ptr<IrOp>> ir_all_;
+    std::vector<IrOp *> ir_free_;
     char inv_tag_ = 0;             // owner marker of the engine's memory transactions
     std::vector<Op *> op_free_;
     std::vector<Op *> op_all_;

@@ -158,7 +158,8 @@ sc_core::sc_time Memory::access(tlm::tlm_generic_payload &trans, const sc_core::
     const sc_core::sc_time arrival = now + delay;
     IommuExt *ext = trans.get_extension<IommuExt>();
     const bool table = ext && ext->purpose == Purpose::TableRead;
-    const bool invq = ext && ext->purpose == Purpose::InvQueue; // bytes returned, never cached
+    const bool invq = ext && (ext->purpose == Purpose::InvQueue ||
+                              ext->purpose == Purpose::Interrupt); // bytes returned, never cached
     const uint64_t addr = trans.get_address();
     const uint32_t len = trans.get_data_length();
 

@@ -26,6 +26,7 @@ enum class Purpose : uint8_t {
     Dma = 0,       // device data (translated DMA)
     TableRead = 1, // page-walk or context/PASID-table read by the IOMMU
     InvQueue = 2,  // invalidation-queue descriptor fetch or wait status write (not cached)
+    Interrupt = 3, // interrupt remapping: IRTE read, posted-descriptor update (not cached)
 };
 
 // Field by field; times are absolute simulation times (sc_time), set by the module named.
@@ -42,6 +43,9 @@ struct IommuExt : tlm::tlm_extension<IommuExt> {
     bool privileged = false;     // PASID prefix privileged-mode bit
     uint32_t device = 0;         // index of the issuing endpoint (its stats block)
     uint64_t dma = 0;            // sequence number of the DMA this TLP belongs to
+    bool msi = false;            // an interrupt request: a 4-byte write of msi_data to the
+    uint32_t msi_data = 0;       // interrupt range (the address); the Iommu remaps it
+    uint64_t msi_slot = 0;       // the driver's record of the interrupt (opaque to modules)
     // --- downstream attributes (set by the Iommu) ---
     Purpose purpose = Purpose::Dma;
     int16_t port = -1;             // index of the upstream socket it arrived on (set by the Iommu)

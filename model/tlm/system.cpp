@@ -98,7 +98,7 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
     else
         devices_ = cfg_.devices;
     if (devices_.empty())
-        throw RunInputError(opt_.trace + ": the trace has no dma events and system.devices is empty");
+        throw RunInputError(opt_.trace + ": the trace has no dma or msi events and system.devices is empty");
     for (auto &[sid, tags] : cfg_.tags_by_device) {
         bool found = false;
         for (uint16_t d : devices_)
@@ -136,12 +136,24 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
         cfg_.device.prot = prot_.get();
         iommu_prot_set_devtlbs(prot_.get(), devtlb_.get());
     }
-    env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get()};
+    irq_.reset(iommu_irq_create(unit_.get(), stats_));
+    if (!irq_)
+        throw std::runtime_error("cannot create the simulated system (out of memory?)");
+    const char *irq_why = "";
+    irqh_.reset(iommu_irqhost_create(&cfg_.irq, irq_.get(), unit_.get(), mem_.get(), dma_.get(),
+                                     stats_, &irq_why));
+    if (!irqh_)
+        throw RunInputError(*irq_why ? irq_why : "cannot create the interrupt model (out of memory?)");
+    iommu_irqhost_on_latency(irqh_.get(), [](void *ctx, uint64_t ps) {
+        static_cast<Latency *>(ctx)->add(ps);
+    }, &irq_latency_);
+    env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get(), irqh_.get()};
 
     sc_report_handler::set_actions(SC_INFO, SC_DO_NOTHING); // no "timescale set" chatter
     iommu_ = std::make_unique<Iommu>("iommu", unit_.get(), cfg_.timing);
     iommu_->attach_invq(invq_.get(), mem_.get(), this);
     iommu_->set_prot(prot_.get());
+    iommu_->attach_irq(irq_.get(), mem_.get(), this);
     cpus_.resize(cfg_.dma.ncpus);
     for (unsigned c = 0; c < cpus_.size(); c++) {
         cpus_[c].timer = std::make_unique<HostTimer>(("host_cpu" + std::to_string(c)).c_str());
@@ -149,6 +161,13 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
     }
     flush_timer_ = std::make_unique<HostTimer>("flush_timer");
     flush_timer_->fn = [this] { timer_fired(); };
+    host_wait_timer_ = std::make_unique<HostTimer>("host_event_timer");
+    host_wait_timer_->fn = [this] {
+        host_wait_ = false;
+        read_ahead();
+        for (auto &e : endpoints_)
+            e->kick();
+    };
     memory_ = std::make_unique<Memory>("memory", cfg_.memory, mem_.get());
     iommu_->memory.bind(memory_->mem);
     host_regs_ = std::make_unique<HostRegs>("host_regs");
@@ -203,7 +222,7 @@ void TimedSystem::scan_devices()
     iommu_trace_event ev;
     int rc;
     while ((rc = iommu_trace_next(r, &ev, &err)) == 1)
-        if (ev.type == IOMMU_EV_DMA && !seen[ev.sid]) {
+        if ((ev.type == IOMMU_EV_DMA || ev.type == IOMMU_EV_MSI) && !seen[ev.sid]) {
             seen[ev.sid] = true;
             devices_.push_back(ev.sid);
         }
@@ -294,6 +313,19 @@ bool TimedSystem::apply_host(const iommu_trace_event &ev)
     if (!all_idle() || !cpus_idle() || iommu_dma_queue_free(dma_.get()) < IOMMU_DMA_MAX_DESC) {
         pending_ = ev;
         have_pending_ = true;
+        return false;
+    }
+    // the interrupt side's host events (a consumer moving, an IRTE written) happen at their
+    // timestamps: an open-loop trace's vCPU runs again when the trace says
+    const uint64_t now_ps = to_ps(sc_time_stamp());
+    if ((ev.type == IOMMU_EV_SCHED || ev.type == IOMMU_EV_IRTE) && (ev.flags & IOMMU_EVF_TIME) &&
+        ev.time_ns * 1000 > now_ps) {
+        pending_ = ev;
+        have_pending_ = true;
+        if (!host_wait_) {
+            host_wait_ = true;
+            host_wait_timer_->ev.notify(sc_time((double)(ev.time_ns * 1000 - now_ps), SC_PS));
+        }
         return false;
     }
     iommu_dma_work w;
@@ -400,7 +432,10 @@ void TimedSystem::inv_wait_done(uint64_t addr, uint32_t value, uint64_t t_ps)
         host_stats_.waits++;
         host_stats_.wait_ps += w;
         host_stats_.wait_max_ps = std::max(host_stats_.wait_max_ps, w);
-        iommu_dma_charge_wait(dma_.get(), c, w / 1000);
+        if (u.work.irq_retarget)
+            iommu_irqhost_charge_wait(irqh_.get(), w / 1000);
+        else
+            iommu_dma_charge_wait(dma_.get(), c, w / 1000);
         const uint64_t cyc = iommu_dma_flush_done(dma_.get(), u.work.token, c);
         if (cyc) { // then the CPU frees the IOVAs the flush held
             u.after_wait = true;
@@ -493,6 +528,9 @@ void TimedSystem::read_ahead()
         if (have_stalled_) {
             ev = stalled_;
             have_stalled_ = false;
+        } else if (!synth_.empty()) {
+            ev = synth_.front();
+            synth_.pop_front();
         } else {
             if (eof_)
                 break;
@@ -515,6 +553,33 @@ void TimedSystem::read_ahead()
             cpu_pump(ev.cpu);
             continue;
         }
+        if (ev.type == IOMMU_EV_MSI) {
+            if (!synth_ready_) { // the synthetic scheduler's changes go first
+                iommu_trace_event due[8];
+                const unsigned n = iommu_irqhost_sched_due(irqh_.get(), &ev,
+                                                           to_ps(sc_time_stamp()) / 1000, due);
+                if (n) {
+                    synth_.push_front(ev);
+                    for (unsigned i = n; i-- > 0;)
+                        synth_.push_front(due[i]);
+                    synth_ready_ = true;
+                    continue;
+                }
+            }
+            synth_ready_ = false;
+            const int d = device_of_sid_[ev.sid];
+            if (d < 0) {
+                char b[8];
+                bad(std::string("msi from ") + iommu_sid_format(ev.sid, b) +
+                    ", a device that is not in system.devices");
+            }
+            push_msi(ev, d);
+            pushed[d] = 1;
+            continue;
+        }
+        if (ev.type == IOMMU_EV_SCHED && cfg_.irq.synthetic && !synth_ready_)
+            bad("sched event in the trace while sched.model=synthetic places the consumers "
+                "(use sched.model=trace)");
         if (ev.type != IOMMU_EV_DMA) {
             if (!apply_host(ev))
                 break; // barrier: wait for the DMAs and host operations before it
@@ -581,6 +646,12 @@ void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last
                            const sc_time &first_issue, bool error)
 {
     const uint64_t now = to_ps(sc_time_stamp());
+    if (dma.msi) { // the interrupt's write was acknowledged; irq_done did the rest
+        msi_free_.push_back((uint32_t)dma.msi_slot);
+        if (have_pending_ && all_idle())
+            read_ahead();
+        return;
+    }
     done_++;
     if (error && cfg_.service_faults) // the host's fault handler reads and clears the records
         iommu_fault_service(unit_.get(), nullptr, nullptr);
@@ -642,6 +713,43 @@ void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last
         read_ahead();
 }
 
+void TimedSystem::push_msi(const iommu_trace_event &ev, int device)
+{
+    uint32_t slot;
+    if (msi_free_.empty()) {
+        slot = (uint32_t)msi_slots_.size();
+        msi_slots_.push_back(ev);
+    } else {
+        slot = msi_free_.back();
+        msi_free_.pop_back();
+        msi_slots_[slot] = ev;
+    }
+    iommu_irq_req req;
+    iommu_irqhost_request(irqh_.get(), &ev, &req);
+    Dma dma;
+    dma.iova = req.addr;
+    dma.len = 4;
+    dma.write = true;
+    dma.requester_id = iommu_host_requester_id(host_.get(), ev.sid);
+    dma.timed = (ev.flags & IOMMU_EVF_TIME) != 0;
+    dma.time_ps = ev.time_ns * 1000;
+    dma.msi = true;
+    dma.msi_data = req.data;
+    dma.msi_slot = slot;
+    endpoints_[device]->push(dma);
+}
+
+void TimedSystem::irq_done(const IommuExt &e, const iommu_irq_op &op, bool done, bool notify,
+                           const iommu_pid &pid, uint64_t t_ps)
+{
+    const iommu_trace_event &ev = msi_slots_[e.msi_slot];
+    const bool posted = done && op.out.kind == IOMMU_IRQ_POSTED;
+    iommu_irqhost_deliver(irqh_.get(), &ev, &op, done, notify, posted ? &pid : nullptr,
+                          to_ps(e.t_issue), t_ps);
+    if (!done && cfg_.service_faults)
+        iommu_fault_service(unit_.get(), nullptr, nullptr);
+}
+
 void TimedSystem::run()
 {
     auto t0 = std::chrono::steady_clock::now();
@@ -661,7 +769,7 @@ void TimedSystem::run()
         bool busy = false;
         for (const HostCpu &c : cpus_)
             busy = busy || c.busy;
-        bool work = busy;
+        bool work = busy || host_wait_;
         for (auto &e : endpoints_) {
             e->kick();
             work = work || e->queued() || e->in_flight();
@@ -678,7 +786,7 @@ void TimedSystem::run()
             bad(std::string("the invalidation queue stopped (FSTS.IQE: ") +
                 iommu_qi_error_name((unsigned)(iommu_invq_iqercd(invq_.get()) & 0xf)) +
                 ") while the host waited for it");
-    } while (!eof_ || have_pending_ || have_stalled_ || !cpus_idle());
+    } while (!eof_ || have_pending_ || have_stalled_ || !synth_.empty() || !cpus_idle());
     // deferred invalidations (lazy/batched) still pending: flushed at the end
     for (;;) {
         iommu_dma_work w;

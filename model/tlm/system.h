@@ -37,6 +37,7 @@ struct TimedConfig {
     iommu_host_cfg host;
     iommu_dma_cfg dma;
     iommu_cache_cfg devtlb{};   // each ATS device's device-TLB (dma.ats)
+    iommu_irqhost_cfg irq{};    // the host's interrupt model (host/irq_host.h)
     bool service_faults = true;
     IommuTiming timing;
     PcieLinkConfig link;
@@ -144,7 +145,7 @@ struct HostTimedStats {
     uint64_t doorbells = 0, pending_sum = 0, pending_max = 0; // queue occupancy at doorbells
 };
 
-class TimedSystem : public DmaListener, public InvListener {
+class TimedSystem : public DmaListener, public InvListener, public IrqListener {
 public:
     // Builds everything (validates first: throws RunInputError "key: reason"). Must be called
     // before any SystemC simulation in this process.
@@ -174,7 +175,13 @@ public:
     void inv_wait_done(uint64_t addr, uint32_t value, uint64_t t_ps) override;
     void inv_stopped(uint64_t t_ps) override;
 
+    // IrqListener
+    void irq_done(const IommuExt &e, const iommu_irq_op &op, bool done, bool notify,
+                  const iommu_pid &pid, uint64_t t_ps) override;
+
     const HostTimedStats &host_stats() const { return host_stats_; }
+    const iommu_irqhost_t *irq_host() const { return irqh_.get(); }
+    const Latency &irq_latency() const { return irq_latency_; } // device write → consumer
     double cycles_per_io() const;
 
 private:
@@ -208,6 +215,15 @@ private:
     std::unique_ptr<iommu_prot_t, Del<iommu_prot_t, iommu_prot_destroy>> prot_;
     std::unique_ptr<iommu_dma_t, Del<iommu_dma_t, iommu_dma_destroy>> dma_;
     std::unique_ptr<iommu_devtlbs_t, Del<iommu_devtlbs_t, iommu_devtlbs_destroy>> devtlb_;
+    std::unique_ptr<iommu_irq_t, Del<iommu_irq_t, iommu_irq_destroy>> irq_;
+    std::unique_ptr<iommu_irqhost_t, Del<iommu_irqhost_t, iommu_irqhost_destroy>> irqh_;
+    Latency irq_latency_;
+    // interrupts in flight: their trace events, by slot (IommuExt::msi_slot), reused
+    std::vector<iommu_trace_event> msi_slots_;
+    std::vector<uint32_t> msi_free_;
+    std::deque<iommu_trace_event> synth_; // synthetic sched events, then their msi
+    bool synth_ready_ = false;            // synth_'s msi had its scheduling applied
+    void push_msi(const iommu_trace_event &ev, int device);
     iommu_host_env env_{};
     // The host's CPUs: each runs its queue of DMA-API calls (dma_map/dma_unmap with cpu=)
     // one at a time, concurrently with the others and with the devices' DMAs.
@@ -221,6 +237,8 @@ private:
     static constexpr size_t kCpuQueue = 1024; // read-ahead bound per CPU
     std::vector<HostCpu> cpus_;
     std::unique_ptr<HostTimer> flush_timer_;
+    std::unique_ptr<HostTimer> host_wait_timer_; // a timestamped host event's time comes
+    bool host_wait_ = false;
     bool timer_due_ = false;
     bool barrier_busy_ = false;     // CPU 0 runs a DMA-level host event: the trace waits
     iommu_trace_event stalled_{};   // a DMA waiting for its buffer's dma_map to return

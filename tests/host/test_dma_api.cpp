@@ -37,7 +37,7 @@ struct Api {
         d = iommu_dma_create(&cfg, sys.host, sys.unit, q, sys.mem, prot, sys.stats);
         EXPECT_NE(d, nullptr);
         iommu_invq_set_observer(q, iommu_prot_observer, prot);
-        env = {sys.host, sys.unit, q, prot, d, sys.mem};
+        env = {sys.host, sys.unit, q, prot, d, sys.mem, nullptr};
         EXPECT_EQ(iommu_dma_attach(d, DEV, 1, IOMMU_MODE_SL), IOMMU_OK);
     }
     ~Api()

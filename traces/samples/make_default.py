@@ -120,7 +120,7 @@ def main():
         (4, 0x25, 0, 0x0505, 2),   # INTx of the bridged device: verify bus 05..05
     ]
     for index, vector, dest, sidf, svt in irtes:
-        lo = 1 | (vector << 16) | (dest << 32)
+        lo = 1 | (vector << 16) | (dest << 40)  # xAPIC: the APIC id in bits 47:40
         hi = sidf | (svt << 18)
         tr.add(t, "irte index=%d lo=0x%x hi=0x%x" % (index, lo, hi))
         tr.add(t + 300, "inv type=iec-index index=%d am=0" % index)

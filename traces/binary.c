@@ -1,6 +1,9 @@
 /*
- * binary.c — the binary form record codec, versions 1 and 2 (layout in
- * docs/trace-format.md §Binary; version 2 only adds records, so one codec reads both).
+ * binary.c — the binary form record codec, versions 1 to 3 (layout in
+ * docs/trace-format.md §Binary). Version 2 only added records and flags; version 3 adds
+ * flag THREAD (msi: a thread varint) and an ios varint at the end of every msi record,
+ * which is the only layout that depends on the file's version (iommu_bin_state.version),
+ * so one codec reads all three and version-1/2 files decode as they always did.
  *
  * A record is a type byte, a flags byte (the event's IOMMU_EVF_* bits; bit 7 zero), the
  * time as a zigzag varint delta from the previous timestamp when IOMMU_EVF_TIME is set,
@@ -155,6 +158,8 @@ size_t iommu_bin_encode(struct iommu_bin_state *st, const struct iommu_trace_eve
         p = put_u16(p, ev->sid);
         p = put_varint(p, ev->pa);
         p = put_varint(p, ev->data);
+        if (ev->flags & IOMMU_EVF_THREAD) p = put_varint(p, ev->thread);
+        if (st->version == 0 || st->version >= 3) p = put_varint(p, ev->ios);
         break;
     case IOMMU_EV_IRTE:
         p = put_varint(p, ev->index);
@@ -429,6 +434,15 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
         v = get_varint(&c);
         if (!c.short_ && !c.bad && !fits(v, 0xFFFFFFFFull, en, "data", reason, size)) return -1;
         ev->data = (uint32_t)v;
+        /* a thread in a version-1/2 file decodes, and the reader then rejects the event as
+         * newer than the file (the same message as the text form's) */
+        if (flags & IOMMU_EVF_THREAD) ev->thread = get_varint(&c);
+        if (st->version == 0 || st->version >= 3) {
+            v = get_varint(&c);
+            if (!c.short_ && !c.bad && !fits(v, 0xFFFFFFFFull, en, "ios", reason, size))
+                return -1;
+            ev->ios = (uint32_t)v; /* 0 is caught by the check below */
+        }
         break;
     case IOMMU_EV_IRTE:
         v = get_varint(&c);

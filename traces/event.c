@@ -96,6 +96,8 @@ void iommu_trace_event_init(struct iommu_trace_event *ev, unsigned type)
     ev->data = ev->index = ev->cpu = 0;
     ev->thread = ev->time_ns = ev->iova = ev->pa = ev->len = ev->lo = ev->hi = 0;
     ev->handle = 0;
+    if (type == IOMMU_EV_MSI)
+        ev->ios = 1; /* shares its word with index: an msi completes one I/O unless told */
 }
 
 /* Flags each event type may carry (inv: refined by its field table). */
@@ -106,6 +108,7 @@ static unsigned flags_allowed(const struct iommu_trace_event *ev)
     case IOMMU_EV_DETACH: return IOMMU_EVF_TIME | IOMMU_EVF_PASID;
     case IOMMU_EV_DMA: return IOMMU_EVF_TIME | IOMMU_EVF_PASID | IOMMU_EVF_HANDLE;
     case IOMMU_EV_DMA_MAP: return IOMMU_EVF_TIME | IOMMU_EVF_MORE;
+    case IOMMU_EV_MSI: return IOMMU_EVF_TIME | IOMMU_EVF_THREAD;
     case IOMMU_EV_INV: {
         const struct iommu_inv_fields *f = iommu_trace_inv_fields(ev->inv_type);
         unsigned any = f ? (unsigned)(f->need | f->opt) : 0, fl = IOMMU_EVF_TIME;
@@ -139,6 +142,7 @@ static const char *flag_name(unsigned bit)
     case IOMMU_EVF_ADDR: return "addr";
     case IOMMU_EVF_HANDLE: return "handle";
     case IOMMU_EVF_MORE: return "more";
+    case IOMMU_EVF_THREAD: return "thread";
     default: return "?";
     }
 }
@@ -288,6 +292,8 @@ int iommu_trace_event_check(const struct iommu_trace_event *ev, char *reason, si
             return fail(reason, size,
                         "msi: addr 0x%llx outside the interrupt range 0xfee00000-0xfeefffff",
                         (unsigned long long)ev->pa);
+        if (!ev->ios)
+            return fail(reason, size, "msi: ios must be >= 1");
         return 0;
     case IOMMU_EV_IRTE:
         if (ev->index > IOMMU_TRACE_INDEX_MAX)
@@ -295,8 +301,8 @@ int iommu_trace_event_check(const struct iommu_trace_event *ev, char *reason, si
                         (unsigned)ev->index, IOMMU_TRACE_INDEX_MAX);
         return 0;
     case IOMMU_EV_SCHED:
-        if (ev->state > 1)
-            return fail(reason, size, "sched: state %u out of range (0 stop, 1 run)",
+        if (ev->state > IOMMU_SCHED_PREEMPT)
+            return fail(reason, size, "sched: state %u out of range (0 stop, 1 run, 2 preempt)",
                         (unsigned)ev->state);
         return 0;
     default:
@@ -349,7 +355,8 @@ void iommu_trace_event_canon(struct iommu_trace_event *dst, const struct iommu_t
         break;
     }
     case IOMMU_EV_MSI:
-        e.sid = src->sid, e.pa = src->pa, e.data = src->data;
+        e.sid = src->sid, e.pa = src->pa, e.data = src->data, e.ios = src->ios;
+        if (src->flags & IOMMU_EVF_THREAD) e.thread = src->thread;
         break;
     case IOMMU_EV_IRTE:
         e.index = src->index, e.lo = src->lo, e.hi = src->hi;
@@ -383,6 +390,20 @@ unsigned iommu_trace_event_version(const struct iommu_trace_event *ev)
     case IOMMU_EV_DMA_MAP:
     case IOMMU_EV_DMA_UNMAP: return 2;
     case IOMMU_EV_DMA: return (ev->flags & IOMMU_EVF_HANDLE) ? 2 : 1;
+    case IOMMU_EV_MSI: return (ev->flags & IOMMU_EVF_THREAD) || ev->ios != 1 ? 3 : 1;
+    case IOMMU_EV_SCHED: return ev->state == IOMMU_SCHED_PREEMPT ? 3 : 1;
     default: return 1;
+    }
+}
+
+const char *iommu_trace_event_newest_part(const struct iommu_trace_event *ev)
+{
+    switch (ev->type) {
+    case IOMMU_EV_DMA: return (ev->flags & IOMMU_EVF_HANDLE) ? "dma by handle" : "dma";
+    case IOMMU_EV_MSI:
+        if (ev->flags & IOMMU_EVF_THREAD) return "msi with thread=";
+        return ev->ios != 1 ? "msi with ios=" : "msi";
+    case IOMMU_EV_SCHED: return ev->state == IOMMU_SCHED_PREEMPT ? "sched state=preempt" : "sched";
+    default: return iommu_ev_name(ev->type) ? iommu_ev_name(ev->type) : "?";
     }
 }

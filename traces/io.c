@@ -7,9 +7,10 @@
  * are parsed in place and records decoded in place. Every error names the file and the
  * line (text) or the byte offset of the record (binary), on one line.
  *
- * Versions: readers take version 1 and 2 files (the header says which; a text file without
- * a header is the current version) and reject a version-2 event in a version-1 file;
- * writers write version 2.
+ * Versions: readers take version 1, 2 and 3 files (the header says which; a text file
+ * without a header is the current version) and reject an event newer than its file (a
+ * dma_map in a version-1 file, a sched state=preempt in a version-2 file); writers write
+ * version 3.
  *
  * iommu_trace_next is a small fast path (a binary reader with a whole record buffered
  * decodes a dma record inline, trace_impl.h) in front of next_other (dma records with a
@@ -29,7 +30,8 @@
 
 #define BUF_SIZE (1u << 20)         /* reader/writer buffer                     */
 #define LINE_MAX_LEN (64u << 10)    /* longest text line accepted               */
-#define TEXT_HEADER "# iommusim trace v2" /* "v" IOMMU_TRACE_VERSION */
+#define TEXT_HEADER "# iommusim trace v3" /* "v" IOMMU_TRACE_VERSION */
+_Static_assert(IOMMU_TRACE_VERSION == 3, "TEXT_HEADER names the version writers write");
 #define TEXT_HEADER_PREFIX "# iommusim trace"
 
 static void seterr(struct iommu_trace_error *err, const char *fmt, ...)
@@ -231,7 +233,7 @@ static int check_bin_header(iommu_trace_reader_t *r)
     unsigned version = h[8] | h[9] << 8, hflags = h[10] | h[11] << 8;
     if (version < IOMMU_TRACE_VERSION_MIN || version > IOMMU_TRACE_VERSION) {
         snprintf(r->errmsg, sizeof r->errmsg,
-                 "%s: unsupported binary trace version %u (this build reads versions %u and %u)",
+                 "%s: unsupported binary trace version %u (this build reads versions %u to %u)",
                  r->path, version, IOMMU_TRACE_VERSION_MIN, IOMMU_TRACE_VERSION);
         return -1;
     }
@@ -242,6 +244,7 @@ static int check_bin_header(iommu_trace_reader_t *r)
         return -1;
     }
     r->version = version;
+    r->bin.version = version; /* the msi record's layout depends on it */
     r->start = IOMMU_TRACE_BIN_HDR;
     r->cur = (const uint8_t *)r->buf + r->start;
     return 0;
@@ -344,7 +347,7 @@ iommu_trace_reader_t *iommu_trace_open_mem(const void *data, size_t size,
 }
 
 /* The first line: a header, if it is one, must name a version this build reads
- * ("# iommusim trace v1" or "... v2", then the end of the line or a blank); sets
+ * ("# iommusim trace v1" .. "... v3", then the end of the line or a blank); sets
  * r->version. */
 static int check_text_header(iommu_trace_reader_t *r, const char *line, size_t n)
 {
@@ -368,29 +371,29 @@ static int check_text_header(iommu_trace_reader_t *r, const char *line, size_t n
     while (w < vn && w < 20 && v[w] > ' ' && v[w] < 0x7F && v[w] != '\'')
         w++;
     snprintf(r->errmsg, sizeof r->errmsg,
-             "%s:1: unsupported trace version '%.*s' (this build reads v%d and v%d)", r->path,
+             "%s:1: unsupported trace version '%.*s' (this build reads v%d to v%d)", r->path,
              (int)w, v, IOMMU_TRACE_VERSION_MIN, IOMMU_TRACE_VERSION);
     return -1;
 }
 
-/* An event newer than the file's version (a dma_map in a version-1 file) is malformed:
- * words the message for the event at `pos` (text: its line; binary: its offset); 0 if the
- * event fits. */
+/* An event newer than the file's version (a dma_map in a version-1 file, an msi with
+ * thread= in a version-2 file) is malformed: words the message for the event at `pos`
+ * (text: its line; binary: its offset); 0 if the event fits. */
 static int check_event_version(iommu_trace_reader_t *r, const struct iommu_trace_event *ev,
                                uint64_t pos)
 {
     unsigned need = iommu_trace_event_version(ev);
     if (need <= r->version)
         return 0;
-    const char *what = iommu_ev_name(ev->type), *dma = ev->type == IOMMU_EV_DMA ? " by handle" : "";
+    const char *what = iommu_trace_event_newest_part(ev);
     if (r->form == IOMMU_TRACE_TEXT)
         snprintf(r->errmsg, sizeof r->errmsg,
-                 "%s:%llu: %s%s is new in trace version %u, but the header says v%u", r->path,
-                 (unsigned long long)pos, what, dma, need, r->version);
+                 "%s:%llu: %s is new in trace version %u, but the header says v%u", r->path,
+                 (unsigned long long)pos, what, need, r->version);
     else
         snprintf(r->errmsg, sizeof r->errmsg,
-                 "%s: offset %llu: %s%s is new in trace version %u, but the header says version %u",
-                 r->path, (unsigned long long)pos, what, dma, need, r->version);
+                 "%s: offset %llu: %s is new in trace version %u, but the header says version %u",
+                 r->path, (unsigned long long)pos, what, need, r->version);
     return -1;
 }
 
@@ -697,6 +700,7 @@ iommu_trace_writer_t *iommu_trace_create(const char *path, struct iommu_trace_er
     } else {
         iommu_bin_header((uint8_t *)w->buf);
         w->len = IOMMU_TRACE_BIN_HDR;
+        w->bin.version = IOMMU_TRACE_VERSION;
     }
     return w;
 }

@@ -1,5 +1,5 @@
 /*
- * text.c — the text form (v1 and v2): one event per line, `name key=value ...` (docs/trace-format.md).
+ * text.c — the text form (v1 to v3): one event per line, `name key=value ...` (docs/trace-format.md).
  * iommu_trace_parse_line turns a line into an event, iommu_trace_format_line writes the
  * canonical line of an event (parse(format(e)) == e and format(parse(l)) is stable).
  *
@@ -18,7 +18,7 @@
 enum key {
     K_SID, K_DID, K_MODE, K_PASID, K_ALIAS, K_HANDLE, K_IOVA, K_OFF, K_PA, K_LEN, K_PERM,
     K_MORE, K_PAGE, K_STAGE, K_OP, K_X, K_PRIV, K_ATS, K_TYPE, K_ADDR, K_AM, K_INDEX, K_IH,
-    K_DATA, K_LO, K_HI, K_THREAD, K_CPU, K_STATE, K_T, K_NKEYS
+    K_DATA, K_LO, K_HI, K_THREAD, K_CPU, K_STATE, K_IOS, K_T, K_NKEYS
 };
 _Static_assert(K_NKEYS <= 32, "key sets are uint32_t bit masks");
 #define B(k) (1u << (k))
@@ -31,7 +31,7 @@ static const char *const key_names[K_NKEYS] = {
     [K_ADDR] = "addr",   [K_AM] = "am",       [K_INDEX] = "index", [K_IH] = "ih",
     [K_DATA] = "data",   [K_LO] = "lo",       [K_HI] = "hi",       [K_THREAD] = "thread",
     [K_CPU] = "cpu",     [K_STATE] = "state", [K_T] = "t",       [K_HANDLE] = "handle",
-    [K_OFF] = "off",     [K_MORE] = "more",
+    [K_OFF] = "off",     [K_MORE] = "more",   [K_IOS] = "ios",
 };
 /* Keys that are bare words (no "=value"). */
 #define K_BARE (B(K_X) | B(K_PRIV) | B(K_IH) | B(K_MORE))
@@ -48,7 +48,7 @@ static const uint32_t ev_allowed[IOMMU_EV_NTYPES] = {
                      B(K_X) | B(K_PRIV) | B(K_ATS) | B(K_PASID) | B(K_T),
     [IOMMU_EV_INV] = B(K_TYPE) | B(K_DID) | B(K_SID) | B(K_ADDR) | B(K_AM) | B(K_INDEX) |
                      B(K_IH) | B(K_PASID) | B(K_T),
-    [IOMMU_EV_MSI] = B(K_SID) | B(K_ADDR) | B(K_DATA) | B(K_T),
+    [IOMMU_EV_MSI] = B(K_SID) | B(K_ADDR) | B(K_DATA) | B(K_THREAD) | B(K_IOS) | B(K_T),
     [IOMMU_EV_IRTE] = B(K_INDEX) | B(K_LO) | B(K_HI) | B(K_T),
     [IOMMU_EV_SCHED] = B(K_THREAD) | B(K_CPU) | B(K_STATE) | B(K_T),
     [IOMMU_EV_DMA_MAP] = B(K_SID) | B(K_HANDLE) | B(K_PA) | B(K_LEN) | B(K_PERM) | B(K_MORE) |
@@ -136,6 +136,7 @@ static int lookup_key(const char *s, size_t n)
         if (EQ(s, n, "ats")) return K_ATS;
         if (EQ(s, n, "cpu")) return K_CPU;
         if (EQ(s, n, "off")) return K_OFF;
+        if (EQ(s, n, "ios")) return K_IOS;
         return -1;
     case 4:
         if (EQ(s, n, "iova")) return K_IOVA;
@@ -462,10 +463,12 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
             return failf(reason, reason_size, "%s: unknown type '%s'", en,
                          quote(q, sizeof q, v, vn));
         case K_STATE:
-            if (EQ(v, vn, "run")) ev->state = 1;
-            else if (EQ(v, vn, "stop")) ev->state = 0;
+            if (EQ(v, vn, "run")) ev->state = IOMMU_SCHED_RUN;
+            else if (EQ(v, vn, "stop")) ev->state = IOMMU_SCHED_STOP;
+            else if (EQ(v, vn, "preempt")) ev->state = IOMMU_SCHED_PREEMPT;
             else
-                return failf(reason, reason_size, "%s: bad state '%s' (expected run or stop)", en,
+                return failf(reason, reason_size,
+                             "%s: bad state '%s' (expected run, stop or preempt)", en,
                              quote(q, sizeof q, v, vn));
             continue;
         case K_LEN:
@@ -479,6 +482,7 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
         case K_AM: max = 63; st = parse_u64(v, vn, &num); break;
         case K_INDEX: max = IOMMU_TRACE_INDEX_MAX; st = parse_u64(v, vn, &num); break;
         case K_DATA:
+        case K_IOS:
         case K_CPU: max = 0xFFFFFFFFull; st = parse_u64(v, vn, &num); break;
         default: st = parse_u64(v, vn, &num); break;
         }
@@ -512,7 +516,11 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
         case K_DATA: ev->data = (uint32_t)num; break;
         case K_LO: ev->lo = num; break;
         case K_HI: ev->hi = num; break;
-        case K_THREAD: ev->thread = num; break;
+        case K_THREAD:
+            ev->thread = num;
+            if (type == IOMMU_EV_MSI) ev->flags |= IOMMU_EVF_THREAD;
+            break;
+        case K_IOS: ev->ios = (uint32_t)num; break;
         case K_CPU: ev->cpu = (uint32_t)num; break;
         case K_T: ev->time_ns = num; ev->flags |= IOMMU_EVF_TIME; break;
         default: break;
@@ -695,6 +703,8 @@ int iommu_trace_format_line(const struct iommu_trace_event *ev, char *buf, size_
         p = put_sid(KEY(p, " sid="), ev->sid);
         p = put_hex(KEY(p, " addr="), ev->pa);
         p = put_hex(KEY(p, " data="), ev->data);
+        if (ev->flags & IOMMU_EVF_THREAD) p = put_dec(KEY(p, " thread="), ev->thread);
+        if (ev->ios != 1) p = put_dec(KEY(p, " ios="), ev->ios);
         break;
     case IOMMU_EV_IRTE:
         p = put_dec(KEY(p, " index="), ev->index);
@@ -704,7 +714,9 @@ int iommu_trace_format_line(const struct iommu_trace_event *ev, char *buf, size_
     case IOMMU_EV_SCHED:
         p = put_dec(KEY(p, " thread="), ev->thread);
         p = put_dec(KEY(p, " cpu="), ev->cpu);
-        p = ev->state ? KEY(p, " state=run") : KEY(p, " state=stop");
+        p = ev->state == IOMMU_SCHED_RUN       ? KEY(p, " state=run")
+            : ev->state == IOMMU_SCHED_PREEMPT ? KEY(p, " state=preempt")
+                                               : KEY(p, " state=stop");
         break;
     case IOMMU_EV_DMA_MAP:
         p = put_sid(KEY(p, " sid="), ev->sid);

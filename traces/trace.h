@@ -1,10 +1,12 @@
 /*
- * trace.h — iommusim trace format v2: events, and streaming readers/writers for its text
+ * trace.h — iommusim trace format v3: events, and streaming readers/writers for its text
  * form (.trace, .trace.gz) and its binary form (.bin). See docs/trace-format.md.
  *
- * Version 2 adds the buffer-level events of a host DMA-API model (dma_map, dma_unmap, and
- * dma addressed by buffer handle + offset). Readers accept version 1 files too (which never
- * hold those); writers write version 2.
+ * Version 2 added the buffer-level events of a host DMA-API model (dma_map, dma_unmap, and
+ * dma addressed by buffer handle + offset). Version 3 adds what an interrupt model needs:
+ * the `preempt` state of a sched event, and an msi's consumer (`thread=`) and the number of
+ * I/Os it completes (`ios=`, coalesced interrupts). Readers accept version 1 and 2 files
+ * too (which never hold the newer events); writers write version 3.
  *
  * Both forms carry exactly the same events and convert losslessly both ways. Readers and
  * writers stream: memory use is constant in the trace length. Every error carries the file
@@ -20,7 +22,7 @@
 extern "C" {
 #endif
 
-#define IOMMU_TRACE_VERSION 2     /* what writers write                          */
+#define IOMMU_TRACE_VERSION 3     /* what writers write                          */
 #define IOMMU_TRACE_VERSION_MIN 1 /* oldest version readers accept               */
 
 enum iommu_ev_type {
@@ -30,9 +32,9 @@ enum iommu_ev_type {
     IOMMU_EV_UNMAP = 4,  /* did: [iova, iova+len) unmapped                                */
     IOMMU_EV_DMA = 5,    /* sid[, pasid]: access of len bytes at iova                     */
     IOMMU_EV_INV = 6,    /* invalidation request (reserved in v1 replay: parsed, counted) */
-    IOMMU_EV_MSI = 7,    /* sid: MSI write addr/data (reserved: parsed, counted)          */
-    IOMMU_EV_IRTE = 8,   /* interrupt-table entry update (reserved)                       */
-    IOMMU_EV_SCHED = 9,  /* thread/vCPU moves between CPUs (reserved)                     */
+    IOMMU_EV_MSI = 7,    /* sid: MSI write addr/data [v3: consumer thread, ios]           */
+    IOMMU_EV_IRTE = 8,   /* interrupt-table entry update                                  */
+    IOMMU_EV_SCHED = 9,  /* thread/vCPU state on a CPU: run, stop [v3: preempt]           */
     IOMMU_EV_DMA_MAP = 10,   /* v2: driver maps a buffer (one segment) for device sid with
                               * the DMA API: handle, pa, len, perm, [MORE: segments follow] */
     IOMMU_EV_DMA_UNMAP = 11, /* v2: driver unmaps buffer `handle` (all its segments)        */
@@ -71,8 +73,16 @@ enum iommu_ev_flags {
                                  * holds the byte offset into the buffer's mapped range */
     IOMMU_EVF_MORE = 1u << 6,   /* v2, dma_map: a scatter-gather segment; more segments
                                  * of the same handle and sid follow                    */
+    IOMMU_EVF_THREAD = 1u << 7, /* v3, msi: thread is set (the interrupt's consumer)    */
 };
-#define IOMMU_EVF_ALL 0x7Fu /* every defined flag bit */
+#define IOMMU_EVF_ALL 0xFFu /* every defined flag bit */
+
+/* sched: the state of a thread or vCPU (iommu_trace_event.state; text `state=`). */
+enum iommu_sched_state {
+    IOMMU_SCHED_STOP = 0,    /* blocked or halted: waits for an event (a vCPU executed HLT) */
+    IOMMU_SCHED_RUN = 1,     /* runs on `cpu`                                              */
+    IOMMU_SCHED_PREEMPT = 2, /* v3: runnable, but descheduled on `cpu` (another task runs) */
+};
 
 /*
  * One event. Which fields an event uses (others are zero, except pasid, which is
@@ -88,9 +98,11 @@ enum iommu_ev_flags {
  *          buffer's mapped IOVA range (the replay adds the buffer's IOVA once mapped)
  *  inv:    inv_type, and by type: did, sid, iova (addr) + am, index + am, [pasid], [IH]
  *          (the table in docs/trace-format.md; IOMMU_EVF_ADDR marks addr/am)
- *  msi:    sid, pa (address, inside the interrupt range), data
+ *  msi:    sid, pa (address, inside the interrupt range), data, ios (>= 1; 1 when the
+ *          text has no `ios=`), [thread with IOMMU_EVF_THREAD (v3)]. ios != 1 or a
+ *          thread make it a version-3 event
  *  irte:   index, lo, hi
- *  sched:  thread, cpu, state (0 = stop, 1 = run)
+ *  sched:  thread, cpu, state (enum iommu_sched_state; IOMMU_SCHED_PREEMPT is v3)
  *  dma_map:   sid, handle, pa, len (bytes, any alignment, >= 1), access (perm: R, W or
  *             R|W; R = the device reads the buffer, DMA_TO_DEVICE), cpu, [MORE]
  *  dma_unmap: handle, cpu
@@ -111,9 +123,14 @@ struct iommu_trace_event {
     iommu_did_t did;
     iommu_pasid_t pasid;
     uint32_t data;      /* msi: data */
-    uint32_t index;     /* irte / inv iec-index: interrupt index */
+    union {             /* (one 32-bit word: no event type uses both; the struct stays 96 bytes) */
+        uint32_t index; /* irte / inv iec-index: interrupt index */
+        uint32_t ios;   /* msi: I/Os completed (>= 1; readers set 1 when absent, and so does
+                         * iommu_trace_event_init for an msi) */
+    };
     uint32_t cpu;       /* sched; dma_map/dma_unmap: CPU running the driver */
-    uint64_t thread;    /* sched */
+    uint64_t thread;    /* sched; msi with IOMMU_EVF_THREAD: the consumer (the thread or
+                         * vCPU that handles the interrupt, as in `sched thread=`) */
     uint64_t time_ns;
     uint64_t iova;
     uint64_t pa;
@@ -122,7 +139,8 @@ struct iommu_trace_event {
     uint64_t handle;    /* dma_map / dma_unmap / dma with IOMMU_EVF_HANDLE: buffer id   */
 };
 
-/* Zeroes *ev, sets its type and pasid = IOMMU_PASID_NONE: the start of every event. */
+/* Zeroes *ev, sets its type and pasid = IOMMU_PASID_NONE (and ios = 1 for an msi): the
+ * start of every event. */
 void iommu_trace_event_init(struct iommu_trace_event *ev, unsigned type);
 /* Checks that ev is a valid event: known type, flags that apply to it, every field it uses
  * in range (docs/trace-format.md lists the rules). Fields its type does not use are
@@ -133,9 +151,10 @@ int iommu_trace_event_check(const struct iommu_trace_event *ev, char *reason, si
 void iommu_trace_event_canon(struct iommu_trace_event *dst, const struct iommu_trace_event *src);
 /* true if a and b are the same event (compares the canonical forms). */
 bool iommu_trace_event_equal(const struct iommu_trace_event *a, const struct iommu_trace_event *b);
-/* The oldest format version that has ev: 2 for dma_map, dma_unmap and a dma with
- * IOMMU_EVF_HANDLE, 1 for everything else. A version-1 file holding a version-2 event is
- * malformed (readers reject it). */
+/* The oldest format version that has ev: 3 for an msi with IOMMU_EVF_THREAD or ios != 1
+ * and a sched with state IOMMU_SCHED_PREEMPT; 2 for dma_map, dma_unmap and a dma with
+ * IOMMU_EVF_HANDLE; 1 for everything else. A file holding an event newer than its version
+ * is malformed (readers reject it). */
 unsigned iommu_trace_event_version(const struct iommu_trace_event *ev);
 
 /* Where an error was found; msg is one line: "FILE:LINE: reason" or "FILE: offset N: reason". */

@@ -30,6 +30,10 @@ struct iommu_inv_fields {
 /* The field table of an inv type; NULL for an unknown type. */
 const struct iommu_inv_fields *iommu_trace_inv_fields(unsigned inv_type);
 
+/* What makes ev as new as iommu_trace_event_version says, for the reader's message
+ * ("dma_map", "dma by handle", "msi with thread=", "sched state=preempt"). */
+const char *iommu_trace_event_newest_part(const struct iommu_trace_event *ev);
+
 /* "4K", "2M", "1G" for a page shift of 12, 21, 30; NULL otherwise. */
 const char *iommu_trace_page_name(unsigned shift);
 
@@ -39,14 +43,16 @@ const char *iommu_trace_page_name(unsigned shift);
 #define IOMMU_TRACE_IEC_AM_MAX 16u
 #define IOMMU_TRACE_INDEX_MAX 0xFFFFu
 
-/* ---- binary form, versions 1 and 2 (layout in docs/trace-format.md) ------------------ */
+/* ---- binary form, versions 1 to 3 (layout in docs/trace-format.md) ------------------ */
 #define IOMMU_TRACE_BIN_MAGIC "\x89IOTR\r\n\x1a" /* 8 bytes */
 #define IOMMU_TRACE_BIN_HDR 16u                   /* magic, u16 version, u16 flags, u32 0 */
 #define IOMMU_TRACE_BIN_MAXREC 64u                /* no record is longer (encoded or decoded) */
 #define IOMMU_TRACE_BIN_END 0u                    /* type byte of the end record            */
 
-/* Delta-coding state, the same on both sides; starts zeroed. */
+/* Delta-coding state, the same on both sides; starts zeroed, then `version` is set. */
 struct iommu_bin_state {
+    unsigned version;     /* the file's format version (its header): from version 3 on an
+                           * msi record carries ios. 0 is taken as IOMMU_TRACE_VERSION  */
     uint64_t prev_time;   /* time_ns of the last event that had one                     */
     uint64_t prev_iova;   /* iova of the last dma event addressed by iova               */
     uint64_t prev_handle; /* handle of the last event that had one (v2: dma_map,

@@ -217,7 +217,7 @@ TEST(TraceCli, GenBuffers)
     EXPECT_EQ(slurp(a), slurp(b));
     EXPECT_NE(slurp(a), slurp(c));
     std::string text = slurp(a);
-    EXPECT_EQ(text.rfind("# iommusim trace v2\n"
+    EXPECT_EQ(text.rfind("# iommusim trace v3\n"
                          "attach sid=00:03.0 did=1 mode=sl\n"
                          "attach sid=00:04.0 did=2 mode=sl\n"
                          "attach sid=00:05.0 did=3 mode=sl\n"
@@ -234,7 +234,7 @@ TEST(TraceCli, GenBuffers)
     Result r = trace("stats " + a);
     ASSERT_EQ(r.rc, 0) << r.err;
     const char *want[] = {
-        "(text, v2)\n",
+        "(text, v3)\n",
         "events      5291\n",
         "  attach               3\n",
         "  dma               1000\n",
@@ -259,7 +259,7 @@ TEST(TraceCli, GenBuffers)
     ASSERT_EQ(trace("gen buffers " + opts + " --seed 4 -o " + b + ".bin").rc, 0);
     EXPECT_EQ(slurp(b + ".bin"), slurp(bin));
     r = trace("stats " + bin);
-    EXPECT_NE(r.out.find("(binary, v2)\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(binary, v3)\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("  dma_map           3288\n"), std::string::npos) << r.out;
     // defaults: 1500 B rx buffers, ring 256, one device, 64 B headroom
     r = trace("gen buffers --count 2 --size 1500 -o -");
@@ -283,7 +283,7 @@ TEST(TraceCli, GenIsDeterministicAndConvertIsLossless)
     ASSERT_EQ(trace("gen window --window 1M --size 256 --count 3000 --page 2M --op write --seed 10 -o " + c).rc, 0);
     EXPECT_EQ(slurp(a), slurp(b));
     EXPECT_NE(slurp(a), slurp(c));
-    EXPECT_EQ(slurp(a).rfind("# iommusim trace v2\nattach sid=01:00.0 did=1 mode=sl\n"
+    EXPECT_EQ(slurp(a).rfind("# iommusim trace v3\nattach sid=01:00.0 did=1 mode=sl\n"
                              "map did=1 iova=0x100000000 pa=0x100000000 len=0x200000 perm=rw page=2M\n",
                              0),
               0u);
@@ -467,10 +467,14 @@ TEST(TraceCli, StatsBufferEvents)
     r = trace("stats " + t);
     EXPECT_EQ(r.rc, 2);
     EXPECT_EQ(r.err, t + ":3: dma_unmap is new in trace version 2, but the header says v1\n");
-    spit(t, "# iommusim trace v3\nattach sid=00:03.0 did=1 mode=sl\n");
+    spit(t, "# iommusim trace v4\nattach sid=00:03.0 did=1 mode=sl\n");
     r = trace("stats " + t);
     EXPECT_EQ(r.rc, 2);
-    EXPECT_EQ(r.err, t + ":1: unsupported trace version 'v3' (this build reads v1 and v2)\n");
+    EXPECT_EQ(r.err, t + ":1: unsupported trace version 'v4' (this build reads v1 to v3)\n");
+    spit(t, "# iommusim trace v2\nmsi sid=00:03.0 addr=0xfee00010 data=0 ios=3\n");
+    r = trace("stats " + t);
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_EQ(r.err, t + ":2: msi with ios= is new in trace version 3, but the header says v2\n");
     // bad buffer lines through the program: one line naming file and line
     spit(t, "dma_map sid=00:03.0 handle=1 pa=0x0 len=1 perm=r\ndma sid=00:03.0 iova=0x0 handle=1 len=1 op=r\n");
     r = trace("convert " + t + " " + t + ".bin");

@@ -72,7 +72,7 @@ TEST(TraceGen, KnownFirstEvents)
     // pins the PRNG and the event layout: a change here changes every generated trace
     std::string p = tmp_path("known.trace");
     gen(params(256 << 10, 64, 3), p);
-    EXPECT_EQ(slurp(p), "# iommusim trace v2\n"
+    EXPECT_EQ(slurp(p), "# iommusim trace v3\n"
                         "attach sid=01:00.0 did=1 mode=sl\n"
                         "map did=1 iova=0x100000000 pa=0x100000000 len=0x40000 perm=rw page=4K\n"
                         "dma sid=01:00.0 iova=0x100003140 len=64 op=r\n"
@@ -268,7 +268,7 @@ TEST(TraceGenBuffers, KnownFirstEvents)
     // pins the event layout and the page picks: a change here changes every generated trace
     std::string p = tmp_path("bknown.trace");
     gen_buffers(bparams(2, 3000, 2, 2, 2, IOMMU_ACC_R, 100), p);
-    EXPECT_EQ(slurp(p), "# iommusim trace v2\n"
+    EXPECT_EQ(slurp(p), "# iommusim trace v3\n"
                         "attach sid=00:03.0 did=1 mode=sl\n"
                         "attach sid=00:04.0 did=2 mode=sl\n"
                         "dma_map sid=00:03.0 handle=1 pa=0x1000c5064 len=1500 perm=r more\n"

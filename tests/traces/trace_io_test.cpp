@@ -186,6 +186,11 @@ iommu_trace_event random_event(iommu_gen_rng &g)
         ev.sid = iommu_sid_t(r());
         ev.pa = IOMMU_IRQ_RANGE_BASE + below(0x100000);
         ev.data = uint32_t(r());
+        if (below(2)) { // v3: the consumer, and coalesced I/Os
+            ev.flags |= IOMMU_EVF_THREAD;
+            ev.thread = below(2) ? below(64) : r();
+        }
+        if (below(2)) ev.ios = uint32_t(below(2) ? 1 + below(64) : 1 + below(0xFFFFFFFFull));
         break;
     case IOMMU_EV_IRTE:
         ev.index = uint32_t(below(0x10000));
@@ -195,7 +200,7 @@ iommu_trace_event random_event(iommu_gen_rng &g)
     case IOMMU_EV_SCHED:
         ev.thread = r();
         ev.cpu = uint32_t(r());
-        ev.state = uint8_t(below(2));
+        ev.state = uint8_t(below(3)); // stop, run, preempt (v3)
         break;
     case IOMMU_EV_DMA_MAP: {
         static const uint8_t perms[] = {IOMMU_ACC_R, IOMMU_ACC_W, IOMMU_ACC_R | IOMMU_ACC_W};
@@ -320,7 +325,7 @@ TEST(TraceIo, TextFileLayout)
     ev.cpu = 2;
     ev.state = 1;
     write_all(p, {ev, ev});
-    EXPECT_EQ(slurp(p), "# iommusim trace v2\nsched thread=7 cpu=2 state=run\n"
+    EXPECT_EQ(slurp(p), "# iommusim trace v3\nsched thread=7 cpu=2 state=run\n"
                         "sched thread=7 cpu=2 state=run\n");
     std::remove(p.c_str());
 }
@@ -332,20 +337,21 @@ TEST(TraceIo, TextHeaderOptionalButChecked)
     EXPECT_EQ(mem_error("# iommusim trace v1 written by hand\r\n", IOMMU_TRACE_TEXT), "");
     EXPECT_EQ(mem_error("# iommusim trace v2\ndma_unmap handle=1", IOMMU_TRACE_TEXT), "");
     EXPECT_EQ(mem_error("# iommusim trace v2\tby hand\n", IOMMU_TRACE_TEXT), "");
-    EXPECT_EQ(mem_error("# iommusim trace v3\n", IOMMU_TRACE_TEXT),
-              "mem:1: unsupported trace version 'v3' (this build reads v1 and v2)");
+    EXPECT_EQ(mem_error("# iommusim trace v3\nsched thread=1 cpu=0 state=preempt\n", IOMMU_TRACE_TEXT), "");
+    EXPECT_EQ(mem_error("# iommusim trace v4\n", IOMMU_TRACE_TEXT),
+              "mem:1: unsupported trace version 'v4' (this build reads v1 to v3)");
     EXPECT_EQ(mem_error("# iommusim trace v0\n", IOMMU_TRACE_TEXT),
-              "mem:1: unsupported trace version 'v0' (this build reads v1 and v2)");
+              "mem:1: unsupported trace version 'v0' (this build reads v1 to v3)");
     EXPECT_EQ(mem_error("# iommusim trace\n", IOMMU_TRACE_TEXT),
-              "mem:1: unsupported trace version '' (this build reads v1 and v2)");
+              "mem:1: unsupported trace version '' (this build reads v1 to v3)");
     EXPECT_EQ(mem_error("# iommusim trace v10\n", IOMMU_TRACE_TEXT),
-              "mem:1: unsupported trace version 'v10' (this build reads v1 and v2)");
+              "mem:1: unsupported trace version 'v10' (this build reads v1 to v3)");
     EXPECT_EQ(mem_error("# iommusim trace v21\n", IOMMU_TRACE_TEXT),
-              "mem:1: unsupported trace version 'v21' (this build reads v1 and v2)");
+              "mem:1: unsupported trace version 'v21' (this build reads v1 to v3)");
     EXPECT_EQ(mem_error("# iommusim trace v2x\n", IOMMU_TRACE_TEXT),
-              "mem:1: unsupported trace version 'v2x' (this build reads v1 and v2)");
+              "mem:1: unsupported trace version 'v2x' (this build reads v1 to v3)");
     // the header is only special on line 1
-    EXPECT_EQ(mem_error("\n# iommusim trace v3\n", IOMMU_TRACE_TEXT), "");
+    EXPECT_EQ(mem_error("\n# iommusim trace v4\n", IOMMU_TRACE_TEXT), "");
 }
 
 // Version-1 files are still read, and hold only version-1 events: a buffer event in a file
@@ -371,7 +377,7 @@ TEST(TraceIo, Version1FilesReadButHoldNoVersion2Events)
     const std::string body = "dma sid=00:02.0 iova=0x1000 len=64 op=r\n";
     r = iommu_trace_open_mem(body.data(), body.size(), IOMMU_TRACE_TEXT, "mem", &err);
     ASSERT_NE(r, nullptr);
-    EXPECT_EQ(iommu_trace_version(r), 2u); // no header: the current version
+    EXPECT_EQ(iommu_trace_version(r), 3u); // no header: the current version
     iommu_trace_close(r);
 
     EXPECT_EQ(mem_error(v1 + "dma_map sid=00:02.0 handle=1 pa=0x10 len=1 perm=r\n", IOMMU_TRACE_TEXT),
@@ -385,7 +391,8 @@ TEST(TraceIo, Version1FilesReadButHoldNoVersion2Events)
                         IOMMU_TRACE_TEXT),
               "");
 
-    // binary: a version-1 header (written by hand: writers write version 2)
+    // binary: a version-1 header (written by hand: writers write version 3; dma records
+    // are the same in every version)
     std::string b = tmp_path("v1.bin");
     iommu_trace_event dma;
     iommu_trace_event_init(&dma, IOMMU_EV_DMA);
@@ -398,7 +405,7 @@ TEST(TraceIo, Version1FilesReadButHoldNoVersion2Events)
     unmap.handle = 3;
     write_all(b, {dma, dma});
     std::string data = slurp(b);
-    ASSERT_EQ(data[8], '\x02');
+    ASSERT_EQ(data[8], '\x03');
     data[8] = 1;
     spit(b, data);
     std::string e;
@@ -413,6 +420,135 @@ TEST(TraceIo, Version1FilesReadButHoldNoVersion2Events)
     EXPECT_EQ(read_error(b),
               b + ": offset 24: dma_unmap is new in trace version 2, but the header says version 1");
     std::remove(b.c_str());
+}
+
+// Reads a trace held in memory; returns its events, and the error ("" if none).
+std::vector<iommu_trace_event> mem_events(const std::string &data, iommu_trace_form form,
+                                          std::string *error)
+{
+    std::vector<iommu_trace_event> out;
+    iommu_trace_error err{};
+    *error = "";
+    iommu_trace_reader_t *r = iommu_trace_open_mem(data.data(), data.size(), form, "mem", &err);
+    if (!r) {
+        *error = err.msg;
+        return out;
+    }
+    iommu_trace_event ev;
+    int st;
+    while ((st = iommu_trace_next(r, &ev, &err)) > 0)
+        out.push_back(ev);
+    if (st < 0)
+        *error = err.msg;
+    iommu_trace_close(r);
+    return out;
+}
+
+// Version 3: the exact msi and sched records, and that version-1/2 files decode as they
+// always did (an msi record there has no ios) and hold no version-3 event.
+TEST(TraceIo, Version3RecordsAndOlderFiles)
+{
+    std::string b = tmp_path("v3.bin");
+    iommu_trace_event m1, m2, m3, s1;
+    iommu_trace_event_init(&m1, IOMMU_EV_MSI);
+    m1.sid = IOMMU_SID(0, 2, 0);
+    m1.pa = 0xfee00010;
+    m1.data = 0;
+    m2 = m1;
+    m2.flags = IOMMU_EVF_THREAD | IOMMU_EVF_TIME;
+    m2.thread = 300;
+    m2.ios = 4;
+    m2.time_ns = 100;
+    m3 = m1;
+    m3.ios = 0xFFFFFFFFu;
+    iommu_trace_event_init(&s1, IOMMU_EV_SCHED);
+    s1.thread = 3;
+    s1.cpu = 1;
+    s1.state = IOMMU_SCHED_PREEMPT;
+    write_all(b, {m1, m2, m3, s1});
+    std::string data = slurp(b);
+    const unsigned char want[] = {
+        0x89, 'I', 'O', 'T', 'R', '\r', '\n', 0x1a, 3, 0, 0, 0, 0, 0, 0, 0, // version 3
+        // msi: sid 00:02.0, addr 0xfee00010, data 0, ios 1
+        7, 0x00, 0x10, 0x00, 0x90, 0x80, 0x80, 0xf7, 0x0f, 0x00, 0x01,
+        // msi, TIME | THREAD: zz(100), sid, addr, data, thread 300, ios 4
+        7, 0x81, 0xc8, 0x01, 0x10, 0x00, 0x90, 0x80, 0x80, 0xf7, 0x0f, 0x00, 0xac, 0x02, 0x04,
+        // msi: ios 2^32 - 1
+        7, 0x00, 0x10, 0x00, 0x90, 0x80, 0x80, 0xf7, 0x0f, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f,
+        // sched: thread 3, cpu 1, state 2 (preempt)
+        9, 0x00, 0x03, 0x01, 0x02,
+        0, 4, // end: 4 events
+    };
+    EXPECT_EQ(data, std::string(reinterpret_cast<const char *>(want), sizeof want));
+    std::string e;
+    auto back = read_all(b, &e);
+    EXPECT_EQ(e, "");
+    expect_same({m1, m2, m3, s1}, back);
+    EXPECT_EQ(back[0].ios, 1u);
+    EXPECT_EQ(back[1].thread, 300u);
+
+    // a version-2 file written by version 2 (no ios): decodes to ios = 1, exactly as before
+    const unsigned char old[] = {
+        0x89, 'I', 'O', 'T', 'R', '\r', '\n', 0x1a, 2, 0, 0, 0, 0, 0, 0, 0,
+        7, 0x00, 0x10, 0x00, 0x90, 0x80, 0x80, 0xf7, 0x0f, 0x00,       // msi
+        7, 0x01, 0xc8, 0x01, 0x10, 0x00, 0x90, 0x80, 0x80, 0xf7, 0x0f, 0x21, // msi, t=100, data 0x21
+        9, 0x00, 0x03, 0x01, 0x00,                                      // sched stop
+        0, 3,
+    };
+    std::string olds(reinterpret_cast<const char *>(old), sizeof old);
+    for (char ver : {'\x01', '\x02'}) {
+        olds[8] = ver;
+        auto evs = mem_events(olds, IOMMU_TRACE_BINARY, &e);
+        EXPECT_EQ(e, "");
+        ASSERT_EQ(evs.size(), 3u);
+        EXPECT_TRUE(iommu_trace_event_equal(&evs[0], &m1));
+        EXPECT_EQ(evs[0].ios, 1u);
+        EXPECT_EQ(evs[0].flags, 0u);
+        EXPECT_EQ(evs[1].data, 0x21u);
+        EXPECT_EQ(evs[1].time_ns, 100u);
+        EXPECT_EQ(evs[1].ios, 1u);
+        EXPECT_EQ(evs[2].state, IOMMU_SCHED_STOP);
+        for (const auto &ev : evs)
+            EXPECT_EQ(iommu_trace_event_version(&ev), 1u);
+    }
+    // converting it writes version 3 with the same events
+    spit(b, olds);
+    std::string t = tmp_path("v3.trace");
+    convert(b, t);
+    EXPECT_EQ(slurp(t), "# iommusim trace v3\n"
+                        "msi sid=00:02.0 addr=0xfee00010 data=0x0\n"
+                        "msi sid=00:02.0 addr=0xfee00010 data=0x21 t=100\n"
+                        "sched thread=3 cpu=1 state=stop\n");
+    // version-3 events in version-1/2 files: an error at their offset
+    for (char ver : {'\x01', '\x02'}) {
+        std::string vs(1, char('0' + ver));
+        std::string d = olds;
+        d[8] = ver;
+        d[17] = char(0x80); // the first msi gets THREAD: a thread varint follows
+        d.insert(26, 1, '\x05');
+        EXPECT_EQ(mem_error(d, IOMMU_TRACE_BINARY),
+                  "mem: offset 16: msi with thread= is new in trace version 3, but the header says version " + vs);
+        d = olds;
+        d[8] = ver;
+        d[sizeof old - 3] = 2; // sched state=preempt
+        EXPECT_EQ(mem_error(d, IOMMU_TRACE_BINARY),
+                  "mem: offset 38: sched state=preempt is new in trace version 3, but the header says version " + vs);
+    }
+    // the same in text
+    for (const char *hdr : {"# iommusim trace v1\n", "# iommusim trace v2\n"}) {
+        std::string vs(1, hdr[18]);
+        EXPECT_EQ(mem_error(std::string(hdr) + "msi sid=00:02.0 addr=0xfee00010 data=0 ios=1\n", IOMMU_TRACE_TEXT), "");
+        EXPECT_EQ(mem_error(std::string(hdr) + "msi sid=00:02.0 addr=0xfee00010 data=0 thread=1\n", IOMMU_TRACE_TEXT),
+                  "mem:2: msi with thread= is new in trace version 3, but the header says v" + vs);
+        EXPECT_EQ(mem_error(std::string(hdr) + "\nmsi sid=00:02.0 addr=0xfee00010 data=0 ios=2\n", IOMMU_TRACE_TEXT),
+                  "mem:3: msi with ios= is new in trace version 3, but the header says v" + vs);
+        EXPECT_EQ(mem_error(std::string(hdr) + "sched thread=1 cpu=0 state=preempt\n", IOMMU_TRACE_TEXT),
+                  "mem:2: sched state=preempt is new in trace version 3, but the header says v" + vs);
+    }
+    EXPECT_EQ(mem_error("# iommusim trace v3\nmsi sid=00:02.0 addr=0xfee00010 data=0 thread=1 ios=2\n"
+                        "sched thread=1 cpu=0 state=preempt\n", IOMMU_TRACE_TEXT), "");
+    std::remove(b.c_str());
+    std::remove(t.c_str());
 }
 
 // The exact records of the version-2 events (docs/trace-format.md, "Binary form").
@@ -448,7 +584,7 @@ TEST(TraceIo, BinaryBufferRecords)
     write_all(b, {m1, m2, d, u});
     std::string data = slurp(b);
     const unsigned char want[] = {
-        0x89, 'I', 'O', 'T', 'R', '\r', '\n', 0x1a, 2, 0, 0, 0, 0, 0, 0, 0, // version 2
+        0x89, 'I', 'O', 'T', 'R', '\r', '\n', 0x1a, 3, 0, 0, 0, 0, 0, 0, 0, // version 3
         // dma_map, MORE: sid 00:03.0, zz(5 - 0) = 10, pa 0x12345040, len 1500, perm w, cpu 0
         10, 0x40, 0x18, 0x00, 0x0a, 0xc0, 0xa0, 0xd1, 0x91, 0x01, 0xdc, 0x0b, 0x02, 0x00,
         // dma_map, TIME: zz(10), sid, zz(5 - 5) = 0, pa 0x40, len 1, perm rw, cpu 3
@@ -584,7 +720,7 @@ TEST(TraceIo, BinaryHeaderAndEndRecord)
     std::string b = tmp_path("hdr.bin");
     write_all(b, {});
     std::string data = slurp(b);
-    const char expect[] = "\x89IOTR\r\n\x1a\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+    const char expect[] = "\x89IOTR\r\n\x1a\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00";
     EXPECT_EQ(data, std::string(expect, 18)); // header, end record with count 0
     std::string e;
     EXPECT_TRUE(read_all(b, &e).empty());
@@ -621,21 +757,21 @@ TEST(TraceIo, BinaryForeignFileAndWrongVersion)
     write_all(b, random_events(3, 10));
     std::string good = slurp(b);
     std::string v = good;
-    for (unsigned char ver : {0, 3, 255}) {
+    for (unsigned char ver : {0, 4, 255}) {
         v[8] = char(ver);
         spit(b, v);
         EXPECT_EQ(read_error(b), b + ": unsupported binary trace version " + std::to_string(ver) +
-                                     " (this build reads versions 1 and 2)");
+                                     " (this build reads versions 1 to 3)");
     }
     v[8] = 2;
     v[9] = 1; // version 258
     spit(b, v);
-    EXPECT_EQ(read_error(b), b + ": unsupported binary trace version 258 (this build reads versions 1 and 2)");
+    EXPECT_EQ(read_error(b), b + ": unsupported binary trace version 258 (this build reads versions 1 to 3)");
     std::string flags = good;
     flags[10] = 1;
     spit(b, flags);
     EXPECT_EQ(read_error(b),
-              b + ": offset 10: unsupported header flags (reserved, must be zero in version 2)");
+              b + ": offset 10: unsupported header flags (reserved, must be zero in version 3)");
     flags[8] = 1;
     spit(b, flags);
     EXPECT_EQ(read_error(b),
@@ -717,7 +853,7 @@ TEST(TraceIo, BinaryCorruptRecords)
     // 40 (delta 0); end record at 31
     EXPECT_EQ(good.size(), 16u + 8 + 7 + 2);
     EXPECT_EQ(with(24, "\x2a"), "mem: offset 24: unknown event type 0x2a");
-    EXPECT_EQ(with(25, "\x80"), "mem: offset 24: dma: undefined flag bits 0x80");
+    EXPECT_EQ(with(25, "\x80"), "mem: offset 24: dma: takes no thread");
     EXPECT_EQ(with(25, "\x04"), "mem: offset 24: dma: takes no alias");
     EXPECT_EQ(with(25, "\x40"), "mem: offset 24: dma: takes no more");
     EXPECT_EQ(with(28, "\x03"), "mem: offset 24: dma: access must be exactly one of read or write");
@@ -747,7 +883,7 @@ TEST(TraceIo, BinaryFieldRangesOnDecode)
 {
     // hand-made records whose varints do not fit their fields
     auto rec = [](std::initializer_list<unsigned char> bytes) {
-        std::string d("\x89IOTR\r\n\x1a\x02\0\0\0\0\0\0\0", 16);
+        std::string d("\x89IOTR\r\n\x1a\x03\0\0\0\0\0\0\0", 16);
         for (unsigned char c : bytes)
             d.push_back(char(c));
         d += std::string("\x00\x01", 2);
@@ -763,10 +899,18 @@ TEST(TraceIo, BinaryFieldRangesOnDecode)
     EXPECT_EQ(rec({3, 0, 1, 0, 0, 0x80, 0x20, 0x19}), "mem: offset 16: map: bad attribute byte 0x19");
     // inv of unknown type 13
     EXPECT_EQ(rec({6, 0, 13}), "mem: offset 16: inv: unknown type 13");
-    // msi outside the interrupt range
-    EXPECT_EQ(rec({7, 0, 0, 1, 0, 0}), "mem: offset 16: msi: addr 0x0 outside the interrupt range 0xfee00000-0xfeefffff");
-    // sched state 2
-    EXPECT_EQ(rec({9, 0, 1, 1, 2}), "mem: offset 16: sched: state 2 out of range (0 stop, 1 run)");
+    // msi outside the interrupt range (v3: sid, addr, data, ios)
+    EXPECT_EQ(rec({7, 0, 0, 1, 0, 0, 1}), "mem: offset 16: msi: addr 0x0 outside the interrupt range 0xfee00000-0xfeefffff");
+    // msi: ios 0, ios beyond 32 bits, and a good one with a thread
+    EXPECT_EQ(rec({7, 0, 0, 1, 0x80, 0x80, 0x80, 0xf7, 0x0f, 0, 0}), "mem: offset 16: msi: ios must be >= 1");
+    EXPECT_EQ(rec({7, 0, 0, 1, 0x80, 0x80, 0x80, 0xf7, 0x0f, 0, 0x80, 0x80, 0x80, 0x80, 0x10}),
+              "mem: offset 16: msi: ios 4294967296 out of range (max 4294967295)");
+    EXPECT_EQ(rec({7, 0x80, 0, 1, 0x80, 0x80, 0x80, 0xf7, 0x0f, 0, 9, 4}), "");
+    EXPECT_EQ(rec({7, 0x02, 0, 1, 0x80, 0x80, 0x80, 0xf7, 0x0f, 0, 1}), "mem: offset 16: msi: takes no pasid");
+    // sched state 2 is preempt (v3), 3 is nothing
+    EXPECT_EQ(rec({9, 0, 1, 1, 2}), "");
+    EXPECT_EQ(rec({9, 0, 1, 1, 3}), "mem: offset 16: sched: state 3 out of range (0 stop, 1 run, 2 preempt)");
+    EXPECT_EQ(rec({9, 0x80, 1, 1, 1}), "mem: offset 16: sched: takes no thread");
     // dma_map: sid, handle, pa, len, perm, cpu
     EXPECT_EQ(rec({10, 0, 0, 1, 2, 0x40, 1, 1, 0}), "");
     EXPECT_EQ(rec({10, 0, 0, 1, 2, 0x40, 1, 4, 0}), "mem: offset 16: dma_map: bad perm byte 0x04");

@@ -143,7 +143,7 @@ TEST(TraceSamples, BuffersSampleIsConsistent)
     iommu_trace_error err{};
     iommu_trace_reader_t *r = iommu_trace_open(path.c_str(), &err);
     ASSERT_NE(r, nullptr) << err.msg;
-    EXPECT_EQ(iommu_trace_version(r), 2u);
+    EXPECT_EQ(iommu_trace_version(r), 3u);
     struct Buf {
         iommu_sid_t sid;
         uint64_t bytes;

@@ -315,9 +315,131 @@ TEST(TraceText, MsiIrteSched)
                  "sched thread=18446744073709551615 cpu=0 state=stop t=0");
 }
 
+// Version 3: sched state=preempt, msi thread= and ios= (parse, canonical form, check,
+// version, canon and equality).
+TEST(TraceText, Version3MsiAndSched)
+{
+    Parsed p = parse("sched thread=3 cpu=1 state=preempt t=9");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.state, IOMMU_SCHED_PREEMPT);
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 3u);
+    expect_canon("sched state=preempt cpu=1 thread=3", "sched thread=3 cpu=1 state=preempt");
+    p = parse("sched thread=3 cpu=1 state=stop");
+    EXPECT_EQ(p.ev.state, IOMMU_SCHED_STOP);
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 1u);
+
+    // an msi without the new fields is a version-1 event with ios = 1
+    p = parse("msi sid=00:02.0 addr=0xfee00010 data=0");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.ios, 1u);
+    EXPECT_EQ(p.ev.flags, 0u);
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 1u);
+    // thread= sets the flag; ios= the count; canonical order sid addr data thread ios t
+    p = parse("msi t=5 ios=4 thread=18446744073709551615 data=1 addr=0xfee00010 sid=00:02.0");
+    ASSERT_EQ(p.rc, 1) << p.reason;
+    EXPECT_EQ(p.ev.flags, IOMMU_EVF_THREAD | IOMMU_EVF_TIME);
+    EXPECT_EQ(p.ev.thread, UINT64_MAX);
+    EXPECT_EQ(p.ev.ios, 4u);
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 3u);
+    expect_canon("msi t=5 ios=4 thread=18446744073709551615 data=1 addr=0xfee00010 sid=00:02.0",
+                 "msi sid=00:02.0 addr=0xfee00010 data=0x1 thread=18446744073709551615 ios=4 t=5");
+    // ios=1 is the default and not written; thread=0 is a thread (the flag says so)
+    expect_canon("msi sid=00:02.0 addr=0xfee00010 data=0 ios=1", "msi sid=00:02.0 addr=0xfee00010 data=0x0");
+    expect_canon("msi sid=00:02.0 addr=0xfee00010 data=0 thread=0",
+                 "msi sid=00:02.0 addr=0xfee00010 data=0x0 thread=0");
+    expect_canon("msi sid=00:02.0 addr=0xfee00010 data=0 ios=0xffffffff",
+                 "msi sid=00:02.0 addr=0xfee00010 data=0x0 ios=4294967295");
+    p = parse("msi sid=00:02.0 addr=0xfee00010 data=0 ios=1");
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 1u); // ios=1 is what v1 meant
+    p = parse("msi sid=00:02.0 addr=0xfee00010 data=0 ios=2");
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 3u);
+    p = parse("msi sid=00:02.0 addr=0xfee00010 data=0 thread=0");
+    EXPECT_EQ(iommu_trace_event_version(&p.ev), 3u);
+
+    // the event in code: init gives ios = 1; the check rejects 0; canon keeps thread only
+    // with the flag; equal sees ios and thread
+    iommu_trace_event a, b, c;
+    iommu_trace_event_init(&a, IOMMU_EV_MSI);
+    EXPECT_EQ(a.ios, 1u);
+    EXPECT_EQ(a.index, 1u); // ios shares its word with index (no event type uses both)
+    a.pa = 0xfee00000;
+    char reason[128];
+    EXPECT_EQ(iommu_trace_event_check(&a, reason, sizeof reason), 0) << reason;
+    a.ios = 0;
+    EXPECT_EQ(iommu_trace_event_check(&a, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "msi: ios must be >= 1");
+    char line[256];
+    EXPECT_EQ(iommu_trace_format_line(&a, line, sizeof line), -1);
+    a.ios = 3;
+    a.thread = 77; // without the flag: not part of the event
+    iommu_trace_event_canon(&c, &a);
+    EXPECT_EQ(c.thread, 0u);
+    EXPECT_EQ(c.ios, 3u);
+    b = a;
+    b.thread = 78;
+    EXPECT_TRUE(iommu_trace_event_equal(&a, &b));
+    a.flags = b.flags = IOMMU_EVF_THREAD;
+    EXPECT_FALSE(iommu_trace_event_equal(&a, &b));
+    b.thread = 77;
+    EXPECT_TRUE(iommu_trace_event_equal(&a, &b));
+    b.ios = 2;
+    EXPECT_FALSE(iommu_trace_event_equal(&a, &b));
+    iommu_trace_event_init(&a, IOMMU_EV_SCHED);
+    a.state = 3;
+    EXPECT_EQ(iommu_trace_event_check(&a, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "sched: state 3 out of range (0 stop, 1 run, 2 preempt)");
+    a.state = IOMMU_SCHED_PREEMPT;
+    ASSERT_GT(iommu_trace_format_line(&a, line, sizeof line), 0);
+    EXPECT_STREQ(line, "sched thread=0 cpu=0 state=preempt");
+}
+
+// Every malformed msi, sched and irte line: one reason naming the event and the field.
+TEST(TraceText, MalformedInterruptLines)
+{
+    struct BadLine {
+        const char *line, *reason;
+    } cases[] = {
+        {"msi sid=00:02.0 addr=0xfef00000 data=1", "msi: addr 0xfef00000 outside the interrupt range 0xfee00000-0xfeefffff"},
+        {"msi sid=00:02.0 addr=0xfedfffff data=1", "msi: addr 0xfedfffff outside the interrupt range 0xfee00000-0xfeefffff"},
+        {"msi sid=00:02.0 addr=0xfee00000", "msi: missing field 'data'"},
+        {"msi sid=00:02.0 data=1", "msi: missing field 'addr'"},
+        {"msi addr=0xfee00000 data=1", "msi: missing field 'sid'"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=1 thread=x", "msi: bad number 'x' for 'thread'"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=1 thread=-1", "msi: bad number '-1' for 'thread'"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=1 thread=18446744073709551616", "msi: thread '18446744073709551616' out of range (max 18446744073709551615)"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=1 thread", "msi: 'thread' needs a value (thread=...)"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=1 thread=1 thread=2", "msi: duplicate key 'thread'"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=1 ios=0", "msi: ios must be >= 1"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=1 ios=4294967296", "msi: ios '4294967296' out of range (max 4294967295)"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=1 ios=1x", "msi: bad number '1x' for 'ios'"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=1 cpu=1", "msi: unknown key 'cpu'"},
+        {"msi sid=00:02.0 addr=0xfee00000 data=1 state=run", "msi: unknown key 'state'"},
+        {"sched thread=1 cpu=1 state=preempted", "sched: bad state 'preempted' (expected run, stop or preempt)"},
+        {"sched thread=1 cpu=1 state=2", "sched: bad state '2' (expected run, stop or preempt)"},
+        {"sched thread=1 cpu=1 state=", "sched: bad state '' (expected run, stop or preempt)"},
+        {"sched thread=1 state=run", "sched: missing field 'cpu'"},
+        {"sched cpu=1 state=run", "sched: missing field 'thread'"},
+        {"sched thread=1 cpu=1", "sched: missing field 'state'"},
+        {"sched thread=1 cpu=1 state=run ios=2", "sched: unknown key 'ios'"},
+        {"irte index=1 lo=0x1", "irte: missing field 'hi'"},
+        {"irte lo=0x1 hi=0x0", "irte: missing field 'index'"},
+        {"irte index=1 hi=0x0", "irte: missing field 'lo'"},
+        {"irte index=65536 lo=0x1 hi=0x0", "irte: index '65536' out of range (max 65535)"},
+        {"irte index=0x10000 lo=0x1 hi=0x0", "irte: index '0x10000' out of range (max 0xffff)"},
+        {"irte index=1 lo=abc hi=0x0", "irte: bad number 'abc' for 'lo'"},
+        {"irte index=1 lo=0x1 hi=0x1g", "irte: bad number '0x1g' for 'hi'"},
+        {"irte index=1 lo=0x10000000000000000 hi=0", "irte: lo '0x10000000000000000' out of range (max 0xffffffffffffffff)"},
+    };
+    for (const BadLine &c : cases) {
+        Parsed p = parse(c.line);
+        EXPECT_EQ(p.rc, -1) << c.line;
+        EXPECT_EQ(p.reason, c.reason) << c.line;
+    }
+}
+
 TEST(TraceText, BlankAndCommentLines)
 {
-    for (const char *l : {"", "   ", "\t", "# iommusim trace v1", "# iommusim trace v2", "#",
+    for (const char *l : {"", "   ", "\t", "# iommusim trace v1", "# iommusim trace v2", "# iommusim trace v3", "#",
                           "   # indented comment", "\r"}) {
         Parsed p = parse(l);
         EXPECT_EQ(p.rc, 0) << "'" << l << "': " << p.reason;
@@ -421,7 +543,7 @@ TEST(TraceText, MalformedLinesExactReasons)
         {"map did=1 iova=0 pa=0 len=4K perm=rwz page=4K", "map: bad perm 'rwz' (expected a non-empty subset of rwx)"},
         {"map did=1 iova=0 pa=0 len=4K perm=r page=8K", "map: bad page '8K' (expected 4K, 2M or 1G)"},
         {"map did=1 iova=0 pa=0 len=4K perm=r page=4K stage=0", "map: bad stage '0' (expected 1 or 2)"},
-        {"sched thread=1 cpu=1 state=go", "sched: bad state 'go' (expected run or stop)"},
+        {"sched thread=1 cpu=1 state=go", "sched: bad state 'go' (expected run, stop or preempt)"},
         // map/unmap alignment and sizes
         {"map did=1 iova=0x1000 pa=0 len=2M perm=r page=2M", "map: iova 0x1000 not aligned to the 2M page size"},
         {"map did=1 iova=0 pa=0x1000 len=2M perm=r page=2M", "map: pa 0x1000 not aligned to the 2M page size"},
@@ -527,9 +649,13 @@ TEST(TraceText, FormatRejectsInvalidEventsAndSmallBuffers)
     ev.flags = IOMMU_EVF_IH;
     EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
     EXPECT_STREQ(reason, "inv: type=wait takes no ih");
-    ev.flags = 0x80;
+    ev.flags = 0x80; /* THREAD (v3) belongs to msi only */
     EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
-    EXPECT_STREQ(reason, "inv: undefined flag bits 0x80");
+    EXPECT_STREQ(reason, "inv: type=wait takes no thread");
+    iommu_trace_event_init(&ev, IOMMU_EV_SCHED);
+    ev.flags = IOMMU_EVF_THREAD;
+    EXPECT_EQ(iommu_trace_event_check(&ev, reason, sizeof reason), -1);
+    EXPECT_STREQ(reason, "sched: takes no thread");
 
     // the version-2 events through the check (writers use it on events built in code)
     iommu_trace_event_init(&ev, IOMMU_EV_DMA_MAP);
@@ -611,7 +737,9 @@ TEST(TraceText, NamesAndTables)
     EXPECT_EQ(IOMMU_EV_DMA_MAP, 10);
     EXPECT_EQ(IOMMU_EV_DMA_UNMAP, 11);
     EXPECT_EQ(IOMMU_EV_NTYPES, 12);
-    EXPECT_EQ(IOMMU_TRACE_VERSION, 2);
+    EXPECT_EQ(IOMMU_TRACE_VERSION, 3);
+    EXPECT_EQ(IOMMU_EVF_THREAD, 0x80u);
+    EXPECT_EQ(IOMMU_EVF_ALL, 0xFFu);
     EXPECT_STREQ(iommu_inv_type_name(IOMMU_INV_IOTLB_PAGE), "iotlb-page");
     EXPECT_EQ(iommu_inv_type_name(0), nullptr);
     EXPECT_EQ(iommu_inv_type_name(IOMMU_INV_NTYPES), nullptr);

@@ -802,12 +802,25 @@ void iommu_irqhost_deliver(iommu_irqhost_t *h, const struct iommu_trace_event *m
     latency(h, issue_ps, t);
 }
 
+bool iommu_irqhost_msi_functional(iommu_irqhost_t *h, const struct iommu_trace_event *msi)
+{
+    struct iommu_irq_req req;
+    iommu_irqhost_request(h, msi, &req);
+    struct iommu_irq_op op;
+    const bool ok = iommu_irq_functional(h->hw, h->mem, &op, &req);
+    struct iommu_pid pid;
+    const bool posted = ok && op.out.kind == IOMMU_IRQ_POSTED;
+    const bool notify = posted && iommu_irq_post_functional(h->hw, h->mem, &op, &pid);
+    iommu_irqhost_deliver(h, msi, &op, ok, notify, posted ? &pid : NULL, 0, 0);
+    return ok;
+}
+
 void iommu_irqhost_charge_wait(iommu_irqhost_t *h, uint64_t wait_ns)
 {
     h->c[C_RETARGET_CYCLES] += (uint64_t)llround((double)wait_ns * h->cfg.cpu_ghz);
 }
 
-void iommu_irqhost_summary(const iommu_irqhost_t *h, struct iommu_irqhost_summary *s)
+void iommu_irqhost_summarize(const iommu_irqhost_t *h, struct iommu_irqhost_summary *s)
 {
     memset(s, 0, sizeof *s);
     const uint64_t *x = h->c;

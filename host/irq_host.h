@@ -137,6 +137,9 @@ void iommu_irqhost_request(iommu_irqhost_t *h, const struct iommu_trace_event *m
 void iommu_irqhost_deliver(iommu_irqhost_t *h, const struct iommu_trace_event *msi,
                            const struct iommu_irq_op *op, bool done, bool notify,
                            const struct iommu_pid *pid, uint64_t issue_ps, uint64_t done_ps);
+/* The functional driver of one msi: request, the remapping hardware against memory (and the
+ * posted-descriptor update), delivery. Returns false when the IOMMU blocked it (a fault). */
+bool iommu_irqhost_msi_functional(iommu_irqhost_t *h, const struct iommu_trace_event *msi);
 /* A retarget's wait took wait_ns (timed): its spin counts in irq.retarget_cycles. */
 void iommu_irqhost_charge_wait(iommu_irqhost_t *h, uint64_t wait_ns);
 
@@ -151,7 +154,7 @@ struct iommu_irqhost_summary {
     uint64_t iec_hits, iec_misses;
     double iec_hit_rate;
 };
-void iommu_irqhost_summary(const iommu_irqhost_t *h, struct iommu_irqhost_summary *s);
+void iommu_irqhost_summarize(const iommu_irqhost_t *h, struct iommu_irqhost_summary *s);
 const struct iommu_irqhost_cfg *iommu_irqhost_config(const iommu_irqhost_t *h);
 
 #ifdef __cplusplus

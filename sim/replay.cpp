@@ -251,16 +251,7 @@ private:
         const unsigned n = iommu_irqhost_sched_due(irqh_.get(), &ev, now_, due);
         for (unsigned i = 0; i < n; i++)
             host_event(due[i], rd);
-        iommu_irq_req req;
-        iommu_irqhost_request(irqh_.get(), &ev, &req);
-        iommu_irq_op op;
-        const bool ok = iommu_irq_functional(irq_.get(), mem_.get(), &op, &req);
-        bool notify = false;
-        iommu_pid pid{};
-        const bool posted = ok && op.out.kind == IOMMU_IRQ_POSTED;
-        if (posted)
-            notify = iommu_irq_post_functional(irq_.get(), mem_.get(), &op, &pid);
-        iommu_irqhost_deliver(irqh_.get(), &ev, &op, ok, notify, posted ? &pid : nullptr, 0, 0);
+        const bool ok = iommu_irqhost_msi_functional(irqh_.get(), &ev);
         if (!ok && cfg_.service_faults)
             *rc_->faults_serviced += iommu_fault_service(unit_.get(), nullptr, nullptr);
     }

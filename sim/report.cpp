@@ -74,7 +74,7 @@ void add_irq_json(json &counters, json &derived, const iommu_irqhost_t *h, const
     if (!h)
         return;
     struct iommu_irqhost_summary sm;
-    iommu_irqhost_summary(h, &sm);
+    iommu_irqhost_summarize(h, &sm);
     counters["irq.cycles_saved"] = sm.cycles_saved;
     counters["irq.net_cycles_saved"] = sm.net_cycles_saved;
     counters["irq.pending"] = sm.pending;
@@ -99,7 +99,7 @@ std::string irq_summary(const iommu_irqhost_t *h, const iommu_stats_t *st, const
     if (!h || !counter(st, "irq.requests"))
         return "";
     struct iommu_irqhost_summary sm;
-    iommu_irqhost_summary(h, &sm);
+    iommu_irqhost_summarize(h, &sm);
     auto c = [&](const char *n) { return counter(st, n); };
     const iommu_irqhost_cfg *cfg = iommu_irqhost_config(h);
     std::ostringstream o;

@@ -136,6 +136,12 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
         cfg_.device.prot = prot_.get();
         iommu_prot_set_devtlbs(prot_.get(), devtlb_.get());
     }
+    {
+        const char *key = nullptr, *why = nullptr;
+        cfg_.irq.cpu_ghz = cfg_.dma.cpu_ghz;
+        if (iommu_irqhost_cfg_validate(&cfg_.irq, &key, &why) != IOMMU_OK)
+            throw RunInputError(std::string(key) + ": " + why);
+    }
     irq_.reset(iommu_irq_create(unit_.get(), stats_));
     if (!irq_)
         throw std::runtime_error("cannot create the simulated system (out of memory?)");

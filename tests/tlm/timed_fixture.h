@@ -24,6 +24,7 @@ inline TimedConfig timed_test_config()
     iommu_cfg_default(&c.unit);
     iommu_host_cfg_default(&c.host);
     iommu_dma_cfg_default(&c.dma);
+    iommu_irqhost_cfg_default(&c.irq);
     auto cache = [](iommu_cache_cfg &k, uint32_t n) {
         iommu_cache_cfg_default(&k);
         k.entries = k.ways = n;

@@ -40,6 +40,9 @@ Definitions (the counters are the run's, after its warm-up if any):
   per interrupt       divided by counters.irq.delivered
   per I/O             divided by counters.irq.ios (the I/Os the interrupts complete)
   per 1000            1000 x count / irq.delivered
+  break-even IPI cost (remap rows) irq.retarget_cycles / irq.ipis_avoided: remap and static
+                      differ only in the IPIs (cycles saved = IPIs avoided x irq.cycles.ipi),
+                      so with IPIs cheaper than this retargeting costs more than it saves
   net saving          irq.net_cycles_saved = (baseline delivery cycles - the scheme's delivery
                       cycles) - the cycles spent keeping the interrupts targeted (IRTE
                       rewrites with their IEC invalidations, PID updates); the baseline of
@@ -96,7 +99,7 @@ DERIVED = ["ipis_per_1k", "ipis_avoided_per_1k", "vm_exits_per_1k",
            "vm_exits_avoided_per_1k", "retargets_per_1k", "pid_updates_per_1k",
            "cycles_per_irq", "baseline_cycles_per_irq", "cycles_saved_per_irq",
            "retarget_cycles_per_irq", "net_saving_per_irq", "net_saving_per_io",
-           "ios_per_irq", "iec_hit_rate"] + [f"path_{p}_per_1k" for p in PATHS]
+           "ios_per_irq", "iec_hit_rate", "break_even_ipi_cycles"] + [f"path_{p}_per_1k" for p in PATHS]
 COLUMNS = IDENTITY + [c for c, _ in COUNTERS] + DERIVED + ["file"]
 
 NAN = float("nan")
@@ -187,6 +190,10 @@ def row_of(path):
     row["ios_per_irq"] = ratio(row["ios"], n)
     hits, misses = row["iec_hits"], row["iec_misses"]
     row["iec_hit_rate"] = NAN if math.isnan(hits + misses) else ratio(hits, hits + misses)
+    # remap vs static: the two differ only in the IPIs (cycles_saved = IPIs avoided x
+    # irq.cycles.ipi), so below this IPI cost retargeting costs more than it saves
+    row["break_even_ipi_cycles"] = (ratio(row["retarget_cycles"], row["ipis_avoided"])
+                                    if scheme == "remap" else NAN)
     return row
 
 
@@ -274,7 +281,9 @@ def plot_migration(rows, stem, formats, dpi):
                "< 0: retargeting costs more than it saves)", False, True),
               ("net_saving_per_io", "net cycles saved per I/O (vs static)", False, True),
               ("ipis_per_1k", "IPIs sent per 1000 interrupts", False, False),
-              ("retargets_per_1k", "IRTE retargets per 1000 interrupts", False, False)]
+              ("retargets_per_1k", "IRTE retargets per 1000 interrupts", False, False),
+              ("break_even_ipi_cycles", "break-even IPI cost (cycles): below it remap\n"
+               "costs more than it saves (band: the quoted 5-10 K)", True, False)]
     if timed:
         panels.append(("latency", "interrupt latency (ns; MSI write to handler)\n"
                        "solid: p50, dashed: p99", True, False))
@@ -283,17 +292,23 @@ def plot_migration(rows, stem, formats, dpi):
     for j, pat in enumerate(pats):
         for i, (key, title, log, zero) in enumerate(panels):
             ax = axes[i][j]
+            if key == "break_even_ipi_cycles":
+                ax.axhspan(5000, 10000, color="#f1c40f", alpha=0.25, linewidth=0)
             for s in schemes:
                 get = lambda k: np.array([by[(pat, m, s)][k] if (pat, m, s) in by else NAN
                                           for m in ms], dtype=float)
                 c = SCHEME_COLORS[s]
+                if key == "break_even_ipi_cycles" and s != "remap":
+                    continue
                 if key == "latency":
                     ax.plot(x, [_positive(v) for v in get("latency_p50_ns")], "o-", color=c,
                             markersize=3.5, linewidth=1.3)
                     ax.plot(x, [_positive(v) for v in get("latency_p99_ns")], "s--", color=c,
                             markersize=3, linewidth=1.0)
                 else:
-                    ax.plot(x, get(key), "o-", color=c, markersize=3.5, linewidth=1.3)
+                    v = get(key)
+                    ax.plot(x, [_positive(y) for y in v] if log else v, "o-", color=c,
+                            markersize=3.5, linewidth=1.3)
             _finish(ax, log, zero)
             ax.set_title(f"{pat}: {title}", fontsize=8.5)
             ax.set_xticks(x)
@@ -469,6 +484,7 @@ def write_md(rows, path):
         ("retarget cyc/irq", col("retarget_cycles_per_irq")),
         ("net saved/irq", col("net_saving_per_irq")),
         ("net saved/I/O", col("net_saving_per_io")),
+        ("break-even IPI cyc", col("break_even_ipi_cycles")),
         ("IEC hit %", lambda r: fmt(100 * r["iec_hit_rate"]))] + lat,
         [r for r in rows if r["experiment"] == "migration"])
     sched = [("workload", lambda r: r["workload"]),
@@ -492,6 +508,7 @@ def write_md(rows, path):
         ("interrupts", col("delivered")), ("faults", col("faults")),
         ("IPIs/1k", col("ipis_per_1k")), ("retargets/1k", col("retargets_per_1k")),
         ("cycles/irq", col("cycles_per_irq")), ("net saved/irq", col("net_saving_per_irq")),
+        ("break-even IPI cyc", col("break_even_ipi_cycles")),
         ("IEC hit %", lambda r: fmt(100 * r["iec_hit_rate"]))] + lat,
         [r for r in caps if r["schedule"] == "bare"])
     table("Captures, VM (synthetic scheduler; baseline vm-exit)", sched + vmcols + lat,

@@ -209,6 +209,9 @@ class PlotScript(unittest.TestCase):
                                       - c["irq.retarget_cycles"]) / ios,
                 "sim_net_saving_per_irq": c["irq.net_saving_per_irq"],
                 "iec_hit_rate": c["iec.hits"] / (c["iec.hits"] + c["iec.misses"]),
+                "break_even_ipi_cycles": (c["irq.retarget_cycles"] / c["irq.ipis_avoided"]
+                                          if scheme == "remap" and c["irq.ipis_avoided"]
+                                          else ""),
             }
             for q in PATHS:
                 want[f"path_{q}"] = c[f"irq.path.{q}"]
@@ -305,10 +308,10 @@ class DryRun(unittest.TestCase):
         res = self.snakemake(config=[f"captures_dir={self.tmp}/no-such-folder"])
         jobs = job_counts(res.stdout + res.stderr)
         # migration: 2 patterns x 6 rates (a trace each) x 2 schemes; schedule: 2 patterns
-        # x 4 schedules x 2 rates (a trace each) x 2 schemes
-        self.assertEqual(jobs.get("gen_stream"), 2 * 6 + 2 * 4 * 2, res.stdout)
+        # x 4 schedules x 3 rates (a trace each) x 2 schemes
+        self.assertEqual(jobs.get("gen_stream"), 2 * 6 + 2 * 4 * 3, res.stdout)
         self.assertEqual(jobs.get("run_migration"), 2 * 6 * 2, res.stdout)
-        self.assertEqual(jobs.get("run_schedule"), 2 * 4 * 2 * 2, res.stdout)
+        self.assertEqual(jobs.get("run_schedule"), 2 * 4 * 3 * 2, res.stdout)
         self.assertNotIn("import_capture", jobs)
         self.assertNotIn("run_capture", jobs)
         self.assertEqual(jobs.get("plot"), 1)
@@ -345,6 +348,149 @@ class DryRun(unittest.TestCase):
             res = self.snakemake(configfile=cfg, check=False)
             self.assertNotEqual(res.returncode, 0, doc)
             self.assertIn(msg, res.stdout + res.stderr)
+
+
+CAPTURES = os.environ.get("IOMMUSIM_CAPTURES", "/work/shared/data/linux-qemu-vtd")
+CAPTURE = "strict-cm-on"
+TINY = {
+    "count": 400,
+    "patterns": {"nvme": {"rate": 50000}, "nic": {}},
+    "migration": {"patterns": ["nvme", "nic"], "schemes": ["static", "remap"],
+                  "migrate_every": [0, 1]},
+    "schedule": {"patterns": ["nvme"], "schemes": ["vm-exit", "posted"],
+                 "migrate_every": [0, 10],
+                 "schedules": [{"halted": 0, "preempted": 0},
+                               {"halted": 0.5, "preempted": 0.2}]},
+    "capture": {"migrate_every": [0, 10], "schedules": [{"halted": 0, "preempted": 0}]},
+}
+
+
+class TinyRun(unittest.TestCase):
+    """The whole workflow, small: every number checked comes from the CSV (or the stats
+    file a row names)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(BIN, os.X_OK):
+            raise AssertionError(f"no iommusim binary at {BIN} (set IOMMUSIM_BIN)")
+        cls.tmp = tempfile.mkdtemp(prefix="iommusim-irq-run-")
+        cls.captures = os.path.isfile(os.path.join(CAPTURES, f"{CAPTURE}.qemu.log.gz"))
+        doc = dict(TINY, captures_dir=CAPTURES if cls.captures else "",
+                   captures=[CAPTURE] if cls.captures else [])
+        cfg = write_yaml(os.path.join(cls.tmp, "tiny.yaml"), doc)
+        cls.out = os.path.join(cls.tmp, "out")
+        sh(snakemake_cmd() + ["--snakefile", SNAKEFILE, "-c2", "-q", "--configfile", cfg,
+                              "--config", f"iommusim={BIN}", f"outdir={cls.out}"])
+        cls.rows = read_csv(os.path.join(cls.out, "irq.csv"))
+        cls.by = {(r["experiment"], r["workload"], r["schedule"], int(r["migrate_every"]),
+                   r["scheme"]): r for r in cls.rows}
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def row(self, exp, wl, sched, m, scheme):
+        return self.by[(exp, wl, sched, m, scheme)]
+
+    @staticmethod
+    def n(r, key):
+        return float(r[key])
+
+    def test_every_run_and_figure(self):
+        caps = (2 * 2 + 1 * 2 * 2) if self.captures else 0
+        self.assertEqual(len(self.rows), 2 * 2 * 2 + 2 * 2 * 2 + caps)
+        for fig in ["migration", "schedule"] + ["captures"] * self.captures:
+            self.assertGreater(os.path.getsize(os.path.join(self.out, f"irq_{fig}.png")), 1000)
+        for r in self.rows:
+            with self.subTest(file=r["file"]):
+                self.assertEqual(self.n(r, "faults"), 0)
+                if r["experiment"] != "captures":
+                    self.assertEqual(r["mode"], "timed")
+                    self.assertEqual(self.n(r, "requests"), TINY["count"])
+                    self.assertGreater(self.n(r, "latency_p50_ns"), 0)
+                    self.assertGreaterEqual(self.n(r, "latency_p99_ns"),
+                                            self.n(r, "latency_p50_ns"))
+
+    def test_a_baseline_saves_nothing(self):
+        for r in self.rows:
+            if r["scheme"] in ("static", "vm-exit"):
+                with self.subTest(file=r["file"]):
+                    for key in ("cycles_saved", "net_cycles_saved", "ipis_avoided",
+                                "vm_exits_avoided", "retarget_cycles"):
+                        self.assertEqual(self.n(r, key), 0, key)
+                    self.assertEqual(self.n(r, "cycles"), self.n(r, "baseline_cycles"))
+
+    def test_migration(self):
+        for wl in ("nvme", "nic"):
+            with self.subTest(pattern=wl):
+                st0, re0 = (self.row("migration", wl, "bare", 0, s) for s in ("static", "remap"))
+                st1, re1 = (self.row("migration", wl, "bare", 1, s) for s in ("static", "remap"))
+                # never moving: interrupts land where the consumer is, nothing to retarget
+                self.assertEqual(self.n(st0, "ipis"), 0)
+                self.assertEqual(self.n(re0, "retargets"), 0)
+                self.assertEqual(self.n(re0, "net_cycles_saved"), 0)
+                # moving before every interrupt: static forwards most of them, remap none
+                self.assertGreater(self.n(st1, "ipis_per_1k"), 500)
+                self.assertEqual(self.n(re1, "ipis"), 0)
+                self.assertEqual(self.n(re1, "ipis_avoided"), self.n(st1, "ipis"))
+                self.assertEqual(self.n(re1, "baseline_cycles"), self.n(st1, "cycles"))
+                self.assertGreaterEqual(self.n(re1, "retargets"), self.n(re1, "delivered"))
+                with open(re1["file"], encoding="utf-8") as f:
+                    ipi = json.load(f)["config"]["irq"]["cycles"]["ipi"]
+                self.assertEqual(self.n(re1, "cycles_saved"), self.n(re1, "ipis_avoided") * ipi)
+                self.assertAlmostEqual(self.n(re1, "break_even_ipi_cycles"),
+                                       self.n(re1, "retarget_cycles")
+                                       / self.n(re1, "ipis_avoided"))
+                # the IPI is on the path: static's median latency is longer
+                self.assertGreater(self.n(st1, "latency_p50_ns"), self.n(re1, "latency_p50_ns"))
+        # NAPI: a NIC interrupt completes several packets, an NVMe one (no coalescing) one
+        nic = self.row("migration", "nic", "bare", 0, "static")
+        nvme = self.row("migration", "nvme", "bare", 0, "static")
+        self.assertGreater(self.n(nic, "ios"), self.n(nic, "delivered"))
+        self.assertEqual(self.n(nvme, "ios"), self.n(nvme, "delivered"))
+
+    def test_schedule(self):
+        for m in (0, 10):
+            with self.subTest(migrate_every=m):
+                ve, po = (self.row("schedule", "nvme", "h0-p0", m, s) for s in ("vm-exit", "posted"))
+                # always running: every interrupt is a VM exit without posting, none with it
+                self.assertEqual(self.n(ve, "vm_exits"), self.n(ve, "delivered"))
+                self.assertEqual(self.n(po, "vm_exits"), 0)
+                self.assertEqual(self.n(po, "path_posted"), self.n(po, "delivered"))
+                self.assertEqual(self.n(po, "vm_exits_avoided"), self.n(ve, "vm_exits"))
+                self.assertGreater(self.n(po, "net_saving_per_irq"), 0)
+                self.assertLess(self.n(po, "latency_p50_ns"), self.n(ve, "latency_p50_ns"))
+                ve, po = (self.row("schedule", "nvme", "h0.5-p0.2", m, s)
+                          for s in ("vm-exit", "posted"))
+                self.assertEqual(self.n(po, "vm_exits"), 0)
+                self.assertEqual(self.n(po, "vm_exits_avoided"), self.n(ve, "vm_exits"))
+                self.assertEqual(self.n(po, "baseline_cycles"), self.n(ve, "cycles"))
+                # halted and preempted vCPUs: wake-ups and deferred interrupts in both
+                for r in (ve, po):
+                    self.assertGreater(self.n(r, "path_wakeup"), 0)
+                    self.assertGreater(self.n(r, "path_deferred"), 0)
+                    self.assertLess(self.n(r, "vm_exits") + self.n(r, "path_posted"),
+                                    0.5 * self.n(r, "delivered"))
+                self.assertGreater(self.n(po, "pid_updates"), 0)
+
+    def test_captures(self):
+        if not self.captures:
+            self.skipTest(f"no {CAPTURE} capture in {CAPTURES}")
+        for m in (0, 10):
+            st, re_ = (self.row("captures", CAPTURE, "bare", m, s) for s in ("static", "remap"))
+            ve, po = (self.row("captures", CAPTURE, "h0-p0", m, s) for s in ("vm-exit", "posted"))
+            with self.subTest(migrate_every=m):
+                for r in (st, re_, ve, po):
+                    self.assertEqual(r["mode"], "functional")
+                    self.assertEqual(r["sched_model"], "synthetic")
+                    self.assertEqual(r["latency_p50_ns"], "")
+                    self.assertGreater(self.n(r, "delivered"), 8000)
+                self.assertEqual(self.n(st, "remapped"), 0)
+                self.assertEqual(self.n(re_, "remapped"), self.n(re_, "requests"))
+                self.assertEqual(self.n(po, "posted"), self.n(po, "requests"))
+                self.assertEqual(self.n(re_, "ipis"), 0)
+                self.assertEqual(self.n(re_, "ipis_avoided"), self.n(st, "ipis"))
+                self.assertEqual(self.n(po, "vm_exits_avoided"), self.n(ve, "vm_exits"))
 
 
 if __name__ == "__main__":

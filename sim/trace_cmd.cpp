@@ -1,6 +1,6 @@
 // trace_cmd.cpp — `iommusim trace convert|stats|gen`: convert a trace between its text and
 // binary forms, summarise a trace, and generate synthetic traces (traces/gen.h: `gen window`,
-// `gen buffers`).
+// `gen buffers`; host/irq_gen.h: `gen irq`).
 //
 // Every command streams its input (memory constant in the trace length, except `stats`,
 // which keeps one entry per device, domain, distinct 4 KB page touched and live buffer
@@ -10,14 +10,18 @@
 // offset, or the option.
 #include "sim/cli.h"
 
+#include "host/irq_gen.h"
 #include "traces/gen.h"
 #include "traces/trace.h"
 
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -333,7 +337,9 @@ int cmd_stats(int argc, char **argv)
                            "invalidations by type, and the time span of timestamped events. For\n"
                            "buffer events (dma_map, dma_unmap, dma by handle): buffers and bytes\n"
                            "mapped, the peak of live handles, and the events that do not add up\n"
-                           "(a dma or dma_unmap of a handle that is not mapped, and the like).");
+                           "(a dma or dma_unmap of a handle that is not mapped, and the like). For\n"
+                           "interrupts: msi events, the I/Os they complete (ios=) and their\n"
+                           "consumers (thread=), and sched events by state.");
     if (rc >= 0)
         return rc;
     std::string path = vm["file"].as<std::string>();
@@ -348,6 +354,8 @@ int cmd_stats(int argc, char **argv)
     std::map<unsigned, DomainStats> domains;
     BufferStats buffers;
     uint64_t total = 0, timed = 0, tmin = UINT64_MAX, tmax = 0;
+    uint64_t msi_ios = 0, msi_threaded = 0, sched_states[3] = {}; // v3 interrupt fields
+    std::unordered_set<uint64_t> consumers;
     iommu_trace_event ev;
     int st;
     while ((st = iommu_trace_next(r, &ev, &err)) > 0) {
@@ -414,6 +422,16 @@ int cmd_stats(int argc, char **argv)
         case IOMMU_EV_DMA_UNMAP:
             buffers.unmap(ev);
             break;
+        case IOMMU_EV_MSI:
+            msi_ios += ev.ios;
+            if (ev.flags & IOMMU_EVF_THREAD) {
+                msi_threaded++;
+                consumers.insert(ev.thread);
+            }
+            break;
+        case IOMMU_EV_SCHED:
+            sched_states[ev.state]++;
+            break;
         default:
             break;
         }
@@ -454,6 +472,16 @@ int cmd_stats(int argc, char **argv)
                     tmin, tmax, human_ns(tmax - tmin).c_str(), timed, total);
     else
         std::printf("time        none (no event has a timestamp: closed-loop trace)\n");
+    if (per_type[IOMMU_EV_MSI] || per_type[IOMMU_EV_SCHED]) {
+        uint64_t msis = per_type[IOMMU_EV_MSI];
+        std::printf("interrupts  %" PRIu64 " msi completing %" PRIu64 " I/Os (%.2f per interrupt); %"
+                    PRIu64 " name their consumer, %zu distinct\n",
+                    msis, msi_ios, msis ? double(msi_ios) / double(msis) : 0.0, msi_threaded,
+                    consumers.size());
+        std::printf("  sched     %" PRIu64 " run, %" PRIu64 " stop, %" PRIu64 " preempt\n",
+                    sched_states[IOMMU_SCHED_RUN], sched_states[IOMMU_SCHED_STOP],
+                    sched_states[IOMMU_SCHED_PREEMPT]);
+    }
     if (buffers.any()) {
         const BufferStats &b = buffers;
         uint64_t open_at_end = 0;
@@ -541,7 +569,11 @@ void gen_usage(FILE *out)
                "           (the pcie-bench pattern); `iommusim trace gen window --help`\n"
                "  buffers  network-like DMA-API buffer events: a ring of mapped buffers per\n"
                "           device, one DMA, unmap and refill map per packet;\n"
-               "           `iommusim trace gen buffers --help`\n",
+               "           `iommusim trace gen buffers --help`\n"
+               "  irq      the interrupts of an NVMe SSD or a NIC with per-CPU queues (MSI-X\n"
+               "           through interrupt remapping), coalesced, with a synthetic scheduler\n"
+               "           moving, halting and preempting their consumers;\n"
+               "           `iommusim trace gen irq --help`\n",
                out);
 }
 
@@ -745,6 +777,162 @@ int cmd_gen_buffers(int argc, char **argv)
         [&](iommu_trace_writer_t *w, iommu_trace_error *err) { return iommu_trace_gen_buffers(&p, w, err); });
 }
 
+int cmd_gen_irq(int argc, char **argv)
+{
+    const char *prog = "iommusim trace gen irq";
+    po::options_description opts("options");
+    opts.add_options()("help,h", "print this help")
+        ("pattern", po::value<std::string>()->required()->value_name("P"), "nvme: one vector per queue, NVMe interrupt coalescing; nic: RX (NAPI) and TX vectors per queue")
+        ("count", po::value<std::string>()->required()->value_name("N"), "number of interrupts (msi events), >= 1")
+        ("cpus", po::value<std::string>()->default_value("4")->value_name("C"), "CPUs (physical CPUs with --vm), 1 .. 255")
+        ("queues", po::value<std::string>()->value_name("Q"), "queues, one consumer each (thread or vCPU q), 1 .. 1024 (default: as many as CPUs)")
+        ("migrate-every", po::value<std::string>()->default_value("0")->value_name("M"), "a consumer moves to another CPU before every M-th of its interrupts (0: never)")
+        ("vm", po::bool_switch(), "the consumers are vCPUs, which an interrupt may find halted or preempted")
+        ("halted", po::value<std::string>()->value_name("P"), "--vm: probability the vCPU is halted when an interrupt arrives, 0 .. 1 (default 0.3)")
+        ("preempted", po::value<std::string>()->value_name("P"), "--vm: probability it is preempted, 0 .. 1, halted + preempted <= 1 (default 0.1)")
+        ("preempt-us", po::value<std::string>()->value_name("U"), "--vm: a preempted vCPU runs again U us later, 1 .. 1000000000 (default 1000)")
+        ("coalesce", po::value<std::string>()->value_name("K"), "nvme: an interrupt per K completions, 1 .. 256 (default 1: no coalescing)")
+        ("coalesce-us", po::value<std::string>()->value_name("T"), "nvme: ... or when the oldest pending completion has waited T us, 0 .. 25500, 0: no time limit (default 100 when K > 1)")
+        ("rate", po::value<std::string>()->value_name("R"), "arrivals per second per queue (nvme completions; nic RX and TX packets each), 1 .. 1e9 (default: nvme 200000, nic 1000000)")
+        ("napi-us", po::value<std::string>()->value_name("W"), "nic: NAPI poll window after an RX interrupt, 0 .. 1000000 us (default 20)")
+        ("tx-batch", po::value<std::string>()->value_name("B"), "nic: TX packets per TX completion interrupt, 1 .. 65536 (default 32)")
+        ("seed", po::value<std::string>()->default_value("1")->value_name("S"), "PRNG seed (arrivals and scheduling)")
+        ("output,o", po::value<std::string>()->required()->value_name("FILE"), "output trace (.trace, .trace.gz, .bin, - for stdout)");
+    po::variables_map vm;
+    int rc = parse_options(prog, argc, argv, opts, {}, vm,
+                           "iommusim trace gen irq --pattern nvme|nic --count N [--cpus C] [--queues Q]\n"
+                           "          [--migrate-every M] [--vm] [--halted P] [--preempted P] [--preempt-us U]\n"
+                           "          [--coalesce K] [--coalesce-us T] [--rate R] [--napi-us W]\n"
+                           "          [--tx-batch B] [--seed S] -o FILE\n\n"
+                           "An interrupt stream (trace format v3, timestamps in ns) from a device with\n"
+                           "per-CPU queues: nvme (00:02.0, vector q per queue) or nic (00:03.0, RX vector\n"
+                           "2q and TX vector 2q+1 per queue). First, at t=0, each vector's remapped IRTE\n"
+                           "(vector 0x30 + i, fixed, physical xAPIC destination = the CPU of its consumer,\n"
+                           "SVT=1 for the device) with `inv type=iec-index`, one `inv type=wait`, and\n"
+                           "`sched thread=q cpu=q%C state=run` per consumer. Then N interrupts in time\n"
+                           "order, Poisson arrivals per queue:\n"
+                           "  msi sid=.. addr=<remappable, handle i> data=0 thread=q [ios=k] t=..\n"
+                           "nvme: an interrupt at the K-th pending completion or after T us (ios = the\n"
+                           "completions it covers). nic: an RX interrupt at a packet while the vector is\n"
+                           "enabled, masked for a W us poll window whose packets it covers; a TX\n"
+                           "interrupt per B packets. A synthetic scheduler writes `sched` events before\n"
+                           "the interrupts: moves every M interrupts of a consumer, and with --vm halted\n"
+                           "or preempted vCPUs (a preempted one runs again U us later; an interrupt wakes\n"
+                           "a halted one). docs/trace-format.md explains the defaults.\n"
+                           "The same options give the same file, byte for byte.");
+    if (rc >= 0)
+        return rc;
+    auto bad = [&](const char *opt, const std::string &msg) {
+        std::fprintf(stderr, "%s: --%s: %s\n", prog, opt, msg.c_str());
+        return EXIT_BADINPUT;
+    };
+    auto given = [&](const char *opt) { return vm.count(opt) && !vm[opt].defaulted(); };
+    // a plain number (no K/M/G) within [lo, hi]
+    auto number = [&](const char *opt, uint64_t lo, uint64_t hi, uint64_t &out) {
+        std::string v = vm[opt].as<std::string>();
+        if (!parse_bytes(v, out) || v.find_first_of("KMGkmg") != std::string::npos) {
+            bad(opt, "bad number '" + v + "'");
+            return false;
+        }
+        if (out < lo || out > hi) {
+            bad(opt, "'" + v + "' out of range (" + std::to_string(lo) + " .. " + std::to_string(hi) + ")");
+            return false;
+        }
+        return true;
+    };
+    // a decimal number (2e5, 0.25 are fine) within [lo, hi]; lo_text/hi_text as shown
+    auto real = [&](const char *opt, double lo, double hi, const char *range, double &out) {
+        std::string v = vm[opt].as<std::string>();
+        char *end = nullptr;
+        out = v.empty() || std::isspace((unsigned char)v[0]) ? NAN : std::strtod(v.c_str(), &end);
+        if (v.empty() || !end || *end || !std::isfinite(out)) {
+            bad(opt, "bad number '" + v + "'");
+            return false;
+        }
+        if (out < lo || out > hi) {
+            bad(opt, "'" + v + "' out of range (" + range + ")");
+            return false;
+        }
+        return true;
+    };
+    iommu_irq_gen_params p;
+    iommu_irq_gen_params_default(&p);
+    uint64_t v;
+    std::string s = vm["pattern"].as<std::string>();
+    if (s == "nvme") p.pattern = IOMMU_IRQ_NVME;
+    else if (s == "nic") p.pattern = IOMMU_IRQ_NIC;
+    else return bad("pattern", "'" + s + "' is not nvme or nic");
+    if (!number("count", 1, UINT64_MAX, p.count))
+        return EXIT_BADINPUT;
+    if (!number("cpus", 1, IOMMU_IRQ_GEN_CPUS_MAX, v))
+        return EXIT_BADINPUT;
+    p.cpus = uint32_t(v);
+    if (given("queues")) {
+        if (!number("queues", 1, IOMMU_IRQ_GEN_QUEUES_MAX, v))
+            return EXIT_BADINPUT;
+        p.queues = uint32_t(v);
+    }
+    if (!number("migrate-every", 0, UINT64_MAX, p.migrate_every))
+        return EXIT_BADINPUT;
+    p.vm = vm["vm"].as<bool>();
+    for (const char *opt : {"halted", "preempted", "preempt-us"})
+        if (given(opt) && !p.vm) {
+            std::fprintf(stderr, "%s: --%s needs --vm\n", prog, opt);
+            return EXIT_BADINPUT;
+        }
+    if (given("halted") && !real("halted", 0, 1, "0 .. 1", p.p_halted))
+        return EXIT_BADINPUT;
+    if (given("preempted") && !real("preempted", 0, 1, "0 .. 1", p.p_preempted))
+        return EXIT_BADINPUT;
+    if (p.p_halted + p.p_preempted > 1.0 + 1e-12) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%s: --halted + --preempted must be <= 1 (%g + %g)\n",
+                      prog, p.p_halted, p.p_preempted);
+        std::fputs(buf, stderr);
+        return EXIT_BADINPUT;
+    }
+    if (given("preempt-us")) {
+        if (!number("preempt-us", 1, 1000000000, v))
+            return EXIT_BADINPUT;
+        p.preempt_ns = v * 1000;
+    }
+    const char *nvme_only[] = {"coalesce", "coalesce-us"}, *nic_only[] = {"napi-us", "tx-batch"};
+    for (const char *opt : nvme_only)
+        if (given(opt) && p.pattern != IOMMU_IRQ_NVME)
+            return bad(opt, "applies to --pattern nvme only");
+    for (const char *opt : nic_only)
+        if (given(opt) && p.pattern != IOMMU_IRQ_NIC)
+            return bad(opt, "applies to --pattern nic only");
+    if (given("coalesce")) {
+        if (!number("coalesce", 1, IOMMU_IRQ_GEN_COALESCE_MAX, v))
+            return EXIT_BADINPUT;
+        p.coalesce = uint32_t(v);
+    }
+    if (given("coalesce-us")) {
+        if (!number("coalesce-us", 0, IOMMU_IRQ_GEN_COALESCE_NS_MAX / 1000, v))
+            return EXIT_BADINPUT;
+        p.coalesce_ns = v * 1000;
+    }
+    if (given("rate") && !real("rate", 1, IOMMU_IRQ_GEN_RATE_MAX, "1 .. 1e9 per second", p.rate))
+        return EXIT_BADINPUT;
+    if (given("napi-us")) {
+        if (!number("napi-us", 0, IOMMU_IRQ_GEN_NAPI_NS_MAX / 1000, v))
+            return EXIT_BADINPUT;
+        p.napi_ns = v * 1000;
+    }
+    if (given("tx-batch")) {
+        if (!number("tx-batch", 1, IOMMU_IRQ_GEN_TX_BATCH_MAX, v))
+            return EXIT_BADINPUT;
+        p.tx_batch = uint32_t(v);
+    }
+    if (!number("seed", 0, UINT64_MAX, p.seed))
+        return EXIT_BADINPUT;
+    return checked_generator(
+        prog, vm["output"].as<std::string>(),
+        [&](char *reason, size_t n) { return iommu_irq_gen_params_validate(&p, reason, n); },
+        [&](iommu_trace_writer_t *w, iommu_trace_error *err) { return iommu_trace_gen_irq(&p, w, err); });
+}
+
 int cmd_gen(int argc, char **argv)
 {
     if (argc < 2) {
@@ -760,7 +948,9 @@ int cmd_gen(int argc, char **argv)
         return cmd_gen_window(argc - 1, argv + 1);
     if (!std::strcmp(g, "buffers"))
         return cmd_gen_buffers(argc - 1, argv + 1);
-    std::fprintf(stderr, "iommusim trace gen: unknown generator '%s' (window, buffers)\n", g);
+    if (!std::strcmp(g, "irq"))
+        return cmd_gen_irq(argc - 1, argv + 1);
+    std::fprintf(stderr, "iommusim trace gen: unknown generator '%s' (window, buffers, irq)\n", g);
     return EXIT_BADINPUT;
 }
 
@@ -771,7 +961,7 @@ void trace_usage(FILE *out)
                "commands:\n"
                "  convert IN OUT    convert between text (.trace, .trace.gz) and binary (.bin)\n"
                "  stats FILE        event counts, devices, domains, footprint, time span\n"
-               "  gen window|buffers ...\n"
+               "  gen window|buffers|irq ...\n"
                "                    generate a synthetic trace (see `trace gen --help`)\n"
                "  import linux ...  convert a capture of Linux under QEMU's VT-d (see\n"
                "                    `trace import --help`)\n"

@@ -1,16 +1,19 @@
 // trace_cli_test.cpp — `iommusim trace convert|stats|gen` run as a subprocess (the built
 // program IOMMUSIM_BIN): exit statuses (0 ok, 2 bad input, 1 output failure), the one-line
 // messages, --help, lossless conversion through the program (buffer events too),
-// stdin/stdout, `gen buffers` and the buffer part of `stats`, and that the committed
+// stdin/stdout, `gen buffers` and the buffer part of `stats`, `gen irq` (every bad option,
+// determinism, the interrupt stream through convert and stats), and that the committed
 // generated samples regenerate byte for byte.
 #include <gtest/gtest.h>
 
 #include "test_util.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
@@ -59,7 +62,7 @@ TEST(TraceCli, Help)
     NEED_BIN();
     for (const char *args : {"--help", "help", "convert --help", "stats --help", "gen --help",
                              "gen window --help", "gen window -h", "gen buffers --help",
-                             "gen buffers -h"}) {
+                             "gen buffers -h", "gen irq --help", "gen irq -h"}) {
         Result r = trace(args);
         EXPECT_EQ(r.rc, 0) << args;
         EXPECT_NE(r.out.find("usage: iommusim trace"), std::string::npos) << args;
@@ -74,6 +77,22 @@ TEST(TraceCli, Help)
         EXPECT_NE(r.out.find(opt), std::string::npos) << opt << " in:\n" << r.out;
     r = trace("gen --help");
     EXPECT_NE(r.out.find("  buffers  "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  irq      "), std::string::npos) << r.out;
+    r = trace("gen irq --help");
+    std::string flat; // the help with its line wrapping undone
+    for (char ch : r.out)
+        if (!(std::isspace((unsigned char)ch) && !flat.empty() && flat.back() == ' '))
+            flat += std::isspace((unsigned char)ch) ? ' ' : ch;
+    for (const char *opt : {"--pattern nvme|nic", "--count N", "--cpus C", "--queues Q",
+                            "--migrate-every M", "--vm", "--halted P", "--preempted P",
+                            "--preempt-us U", "--coalesce K", "--coalesce-us T", "--rate R",
+                            "--napi-us W", "--tx-batch B", "--seed S", "-o FILE",
+                            "(default 0.3)", "(default 0.1)", "(default 1000)", "(default 1: no coalescing)",
+                            "(default 100 when K > 1)", "(default: nvme 200000, nic 1000000)",
+                            "(default 20)", "(default 32)", "(default: as many as CPUs)"})
+        EXPECT_NE(flat.find(opt), std::string::npos) << opt << " in:\n" << r.out;
+    r = trace("--help");
+    EXPECT_NE(r.out.find("gen window|buffers|irq"), std::string::npos) << r.out;
 }
 
 TEST(TraceCli, UsageErrors)
@@ -85,7 +104,7 @@ TEST(TraceCli, UsageErrors)
     } cases[] = {
         {"frob", "iommusim trace: unknown command 'frob' (convert, stats, gen, import)\n"},
         {"gen", "usage: iommusim trace gen GENERATOR [options] -o FILE\n..."},
-        {"gen frob", "iommusim trace gen: unknown generator 'frob' (window, buffers)\n"},
+        {"gen frob", "iommusim trace gen: unknown generator 'frob' (window, buffers, irq)\n"},
         {"convert a.trace", "iommusim trace convert: missing OUT (try 'iommusim trace convert --help')\n"},
         {"convert a.trace b.bin c.bin", "iommusim trace convert: too many positional options have been specified on the command line (try 'iommusim trace convert --help')\n"},
         {"stats", "iommusim trace stats: missing FILE (try 'iommusim trace stats --help')\n"},
@@ -484,6 +503,150 @@ TEST(TraceCli, StatsBufferEvents)
     std::remove(t.c_str());
 }
 
+// gen irq: every bad option is one line naming it, exit 2, and no file.
+TEST(TraceCli, GenIrqBadOptions)
+{
+    NEED_BIN();
+    const std::string out = tmp_path("badirq.trace");
+    const std::string nvme = "gen irq --pattern nvme --count 10 -o " + out;
+    const std::string nic = "gen irq --pattern nic --count 10 -o " + out;
+    struct Case {
+        std::string args, err;
+    } cases[] = {
+        {"gen irq --pattern sata --count 10 -o " + out, "--pattern: 'sata' is not nvme or nic"},
+        {"gen irq --pattern nvme --count 0 -o " + out, "--count: '0' out of range (1 .. 18446744073709551615)"},
+        {"gen irq --pattern nvme --count 1K -o " + out, "--count: bad number '1K'"},
+        {"gen irq --pattern nvme --count x -o " + out, "--count: bad number 'x'"},
+        {nvme + " --cpus 0", "--cpus: '0' out of range (1 .. 255)"},
+        {nvme + " --cpus 256", "--cpus: '256' out of range (1 .. 255)"},
+        {nvme + " --queues 0", "--queues: '0' out of range (1 .. 1024)"},
+        {nvme + " --queues 1025", "--queues: '1025' out of range (1 .. 1024)"},
+        {nvme + " --migrate-every -1", "--migrate-every: bad number '-1'"},
+        {nvme + " --halted 0.2", "--halted needs --vm"},
+        {nvme + " --preempted 0.2", "--preempted needs --vm"},
+        {nvme + " --preempt-us 10", "--preempt-us needs --vm"},
+        {nvme + " --vm --halted 1.5", "--halted: '1.5' out of range (0 .. 1)"},
+        {nvme + " --vm --halted -0.1", "--halted: '-0.1' out of range (0 .. 1)"},
+        {nvme + " --vm --halted x", "--halted: bad number 'x'"},
+        {nvme + " --vm --halted nan", "--halted: bad number 'nan'"},
+        {nvme + " --vm --preempted 2", "--preempted: '2' out of range (0 .. 1)"},
+        {nvme + " --vm --halted 0.7 --preempted 0.4", "--halted + --preempted must be <= 1 (0.7 + 0.4)"},
+        {nvme + " --vm --halted 0.95", "--halted + --preempted must be <= 1 (0.95 + 0.1)"},
+        {nvme + " --vm --preempt-us 0", "--preempt-us: '0' out of range (1 .. 1000000000)"},
+        {nvme + " --coalesce 0", "--coalesce: '0' out of range (1 .. 256)"},
+        {nvme + " --coalesce 257", "--coalesce: '257' out of range (1 .. 256)"},
+        {nvme + " --coalesce-us 25501", "--coalesce-us: '25501' out of range (0 .. 25500)"},
+        {nvme + " --napi-us 10", "--napi-us: applies to --pattern nic only"},
+        {nvme + " --tx-batch 8", "--tx-batch: applies to --pattern nic only"},
+        {nic + " --coalesce 4", "--coalesce: applies to --pattern nvme only"},
+        {nic + " --coalesce-us 50", "--coalesce-us: applies to --pattern nvme only"},
+        {nic + " --napi-us 1000001", "--napi-us: '1000001' out of range (0 .. 1000000)"},
+        {nic + " --tx-batch 0", "--tx-batch: '0' out of range (1 .. 65536)"},
+        {nic + " --tx-batch 65537", "--tx-batch: '65537' out of range (1 .. 65536)"},
+        {nvme + " --rate 0", "--rate: '0' out of range (1 .. 1e9 per second)"},
+        {nvme + " --rate 2e9", "--rate: '2e9' out of range (1 .. 1e9 per second)"},
+        {nvme + " --rate fast", "--rate: bad number 'fast'"},
+        {nvme + " --rate inf", "--rate: bad number 'inf'"},
+        {nvme + " --seed 1x", "--seed: bad number '1x'"},
+        {"gen irq --pattern nvme --count 10 -o out.txt", "--output: 'out.txt': unknown trace file extension (expected .trace, .trace.gz or .bin)"},
+    };
+    for (const Case &c : cases) {
+        Result r = trace(c.args);
+        EXPECT_EQ(r.rc, 2) << c.args;
+        EXPECT_EQ(r.err, "iommusim trace gen irq: " + c.err + "\n") << c.args;
+        EXPECT_FALSE(exists(out)) << c.args;
+    }
+    Result r = trace("gen irq --count 10 -o " + out);
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_EQ(r.err, "iommusim trace gen irq: the option '--pattern' is required but missing "
+                     "(try 'iommusim trace gen irq --help')\n");
+    r = trace("gen irq --pattern nic -o " + out);
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_NE(r.err.find("'--count' is required"), std::string::npos) << r.err;
+    r = trace(nvme + " --vm=1");
+    EXPECT_EQ(r.rc, 2);
+    r = trace("gen irq --pattern nvme --count 10 -o /nonexistent/dir/x.trace");
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(r.err, "/nonexistent/dir/x.trace: cannot create: No such file or directory\n");
+    EXPECT_FALSE(exists(out));
+}
+
+// gen irq through the program: the count, the set-up, time order, determinism byte for
+// byte, and text -> binary -> text of the v3 events.
+TEST(TraceCli, GenIrq)
+{
+    NEED_BIN();
+    std::string a = tmp_path("irq-a.trace"), b = tmp_path("irq-b.trace"), c = tmp_path("irq-c.trace");
+    std::string bin = tmp_path("irq.bin"), back = tmp_path("irq-back.trace");
+    const std::string opts = "--pattern nic --count 3000 --queues 3 --cpus 2 --vm --migrate-every 10 "
+                             "--halted 0.2 --preempted 0.2 --preempt-us 30 --rate 300000 --napi-us 10 --tx-batch 8";
+    ASSERT_EQ(trace("gen irq " + opts + " --seed 3 -o " + a).rc, 0);
+    ASSERT_EQ(trace("gen irq " + opts + " --seed 3 -o " + b).rc, 0);
+    ASSERT_EQ(trace("gen irq " + opts + " --seed 4 -o " + c).rc, 0);
+    std::string text = slurp(a);
+    EXPECT_EQ(text, slurp(b));
+    EXPECT_NE(text, slurp(c));
+    EXPECT_EQ(text.rfind("# iommusim trace v3\nirte index=0 lo=0x300001 hi=0x40018 t=0\n"
+                         "inv type=iec-index index=0 am=0 t=0\n"
+                         "irte index=1 lo=0x310001 hi=0x40018 t=0\n",
+                         0),
+              0u)
+        << text.substr(0, 300);
+    EXPECT_NE(text.find("irte index=5 lo=0x350001 hi=0x40018 t=0\ninv type=iec-index index=5 am=0 t=0\n"
+                        "inv type=wait t=0\nsched thread=0 cpu=0 state=run t=0\n"
+                        "sched thread=1 cpu=1 state=run t=0\nsched thread=2 cpu=0 state=run t=0\nmsi "),
+              std::string::npos);
+    // count the msi lines, check the order of t, see every kind of event
+    std::istringstream in(text);
+    std::string l;
+    uint64_t msis = 0, last_t = 0, with_ios = 0;
+    std::map<std::string, unsigned> states;
+    while (std::getline(in, l)) {
+        if (l[0] == '#')
+            continue;
+        size_t tp = l.rfind(" t=");
+        ASSERT_NE(tp, std::string::npos) << l;
+        uint64_t t = std::stoull(l.substr(tp + 3));
+        ASSERT_GE(t, last_t) << l;
+        last_t = t;
+        if (l.rfind("msi sid=00:03.0 addr=0xfee", 0) == 0) {
+            msis++;
+            EXPECT_NE(l.find(" data=0x0 thread="), std::string::npos) << l;
+            with_ios += l.find(" ios=") != std::string::npos;
+        }
+        size_t sp = l.find(" state=");
+        if (l.rfind("sched ", 0) == 0)
+            states[l.substr(sp + 7, l.find(' ', sp + 1) - sp - 7)]++;
+    }
+    EXPECT_EQ(msis, 3000u);
+    EXPECT_GT(with_ios, 1000u);
+    EXPECT_GT(states["stop"], 100u);
+    EXPECT_GT(states["preempt"], 100u);
+    EXPECT_GT(states["run"], 100u);
+
+    // text -> binary -> text is byte-identical; binary directly gives the same bytes
+    ASSERT_EQ(trace("convert " + a + " " + bin).rc, 0);
+    ASSERT_EQ(trace("convert " + bin + " " + back).rc, 0);
+    EXPECT_EQ(slurp(back), text);
+    ASSERT_EQ(trace("gen irq " + opts + " --seed 3 -o " + b + ".bin").rc, 0);
+    EXPECT_EQ(slurp(b + ".bin"), slurp(bin));
+    Result r = trace("stats " + bin);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(r.out.find("(binary, v3)\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  msi               3000\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  irte                 6\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("interrupts  3000 msi completing "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("); 3000 name their consumer, 3 distinct\n"), std::string::npos) << r.out;
+    // defaults: nvme, 4 CPUs and queues, no coalescing (no ios=), to standard output
+    r = trace("gen irq --pattern nvme --count 5 -o -");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.out.find(" ios="), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("sched thread=3 cpu=3 state=run t=0\nmsi sid=00:02.0 addr=0xfee"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("irte index=4 "), std::string::npos) << r.out;
+    for (const auto &p : {a, b, c, bin, back, b + ".bin"})
+        std::remove(p.c_str());
+}
+
 TEST(TraceCli, SamplesRegenerateByteForByte)
 {
     NEED_BIN();
@@ -494,6 +657,7 @@ TEST(TraceCli, SamplesRegenerateByteForByte)
         {"window-256k-64b.trace", "window --window 256K --size 64 --count 20000 --page 4K --op read --seed 1"},
         {"window-64m-2m.bin", "window --window 64M --size 512 --count 20000 --page 2M --op write --seed 1"},
         {"buffers-rx-1500.trace", "buffers --count 2000 --size 1500 --devices 2 --seed 1"},
+        {"irq-nic-vm.trace", "irq --pattern nic --count 2000 --queues 4 --vm --migrate-every 100 --seed 1"},
     };
     for (const Sample &s : samples) {
         std::string out = tmp_path(s.file);

@@ -4,7 +4,8 @@
 // pages, every unmapped range is invalidated before its IOVAs are reused, timestamps never
 // go back, and everything is torn down at the end. buffers-rx-1500.trace (buffer events,
 // v2) is consistent too: every dma is by a live, complete buffer of its own device and
-// inside it, every dma_unmap names a live buffer.
+// inside it, every dma_unmap names a live buffer. irq-nic-vm.trace (v3) is a timed interrupt
+// stream with its set-up first.
 #include "traces/trace.h"
 
 #include <gtest/gtest.h>
@@ -204,3 +205,44 @@ TEST(TraceSamples, BuffersSampleIsConsistent)
 }
 
 } // namespace
+
+// irq-nic-vm.trace (version 3): set-up at t=0, then 2000 msi events, each naming its vCPU,
+// in time order; the vCPUs are halted, preempted and running in turn.
+TEST(TraceSamples, IrqSampleIsConsistent)
+{
+    std::string path = kSamples + "irq-nic-vm.trace";
+    iommu_trace_error err{};
+    iommu_trace_reader_t *r = iommu_trace_open(path.c_str(), &err);
+    ASSERT_NE(r, nullptr) << err.msg;
+    EXPECT_EQ(iommu_trace_version(r), 3u);
+    iommu_trace_event ev;
+    int st;
+    uint64_t last_t = 0, msis = 0, ios = 0, irtes = 0, states[3] = {};
+    std::set<uint64_t> threads;
+    while ((st = iommu_trace_next(r, &ev, &err)) > 0) {
+        ASSERT_TRUE(ev.flags & IOMMU_EVF_TIME);
+        ASSERT_GE(ev.time_ns, last_t);
+        last_t = ev.time_ns;
+        if (ev.type == IOMMU_EV_MSI) {
+            ASSERT_TRUE(ev.flags & IOMMU_EVF_THREAD);
+            ASSERT_EQ(ev.sid, IOMMU_SID(0, 3, 0));
+            threads.insert(ev.thread);
+            msis++;
+            ios += ev.ios;
+        } else if (ev.type == IOMMU_EV_IRTE) {
+            irtes++;
+            ASSERT_EQ(ev.time_ns, 0u);
+        } else if (ev.type == IOMMU_EV_SCHED) {
+            states[ev.state]++;
+        }
+    }
+    EXPECT_EQ(st, 0) << err.msg;
+    iommu_trace_close(r);
+    EXPECT_EQ(msis, 2000u);
+    EXPECT_EQ(irtes, 8u);
+    EXPECT_EQ(threads, (std::set<uint64_t>{0, 1, 2, 3}));
+    EXPECT_GT(ios, 2 * msis); // NAPI windows and TX batches
+    EXPECT_GT(states[IOMMU_SCHED_STOP], 100u);
+    EXPECT_GT(states[IOMMU_SCHED_PREEMPT], 50u);
+    EXPECT_GT(states[IOMMU_SCHED_RUN], 100u);
+}

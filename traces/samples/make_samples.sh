@@ -15,5 +15,9 @@ bin=${1:-$here/../../build/iommusim}
 # buffer events (v2): two NICs receiving 1500 B packets into rings of 256 mapped buffers
 "$bin" trace gen buffers --count 2000 --size 1500 --devices 2 --seed 1 \
     -o "$here/buffers-rx-1500.trace"
+# interrupts (v3): a 4-queue NIC whose consumers are vCPUs (halted, preempted, moving every
+# 100 of their interrupts), NAPI RX and batched TX completions
+"$bin" trace gen irq --pattern nic --count 2000 --queues 4 --vm --migrate-every 100 --seed 1 \
+    -o "$here/irq-nic-vm.trace"
 # the bundled multi-device sample
 python3 "$here/make_default.py" "$here/default.trace"

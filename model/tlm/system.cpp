@@ -151,8 +151,11 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
     if (!irqh_)
         throw RunInputError(*irq_why ? irq_why : "cannot create the interrupt model (out of memory?)");
     iommu_irqhost_on_latency(irqh_.get(), [](void *ctx, uint64_t ps) {
-        static_cast<Latency *>(ctx)->add(ps);
-    }, &irq_latency_);
+        auto *self = static_cast<TimedSystem *>(ctx);
+        self->irq_latency_.add(ps);
+        if (self->opt_.irq_record)
+            self->opt_.irq_record->push_back(ps);
+    }, this);
     env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get(), irqh_.get()};
 
     sc_report_handler::set_actions(SC_INFO, SC_DO_NOTHING); // no "timescale set" chatter

@@ -68,6 +68,8 @@ struct RunOptions {
     std::string trace;
     std::vector<HostOpRecord> *host_record = nullptr; // if set, every host operation
     std::vector<DmaRecord> *record = nullptr; // if set, every finished DMA is appended
+    std::vector<uint64_t> *irq_record = nullptr; // if set, every interrupt latency (ps), in the
+                                                 // order they become known
     uint64_t warmup = 0;    // DMAs excluded from every statistic (caches stay warm)
     bool progress = false;  // progress lines on stderr
     uint64_t interval_ps = 0; // > 0: per-interval time series (see Interval)

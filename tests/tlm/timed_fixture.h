@@ -57,6 +57,7 @@ inline std::string write_trace_file(const std::string &body)
 
 struct TimedRun {
     std::vector<DmaRecord> rec;
+    std::vector<uint64_t> irq; // interrupt latencies (ps)
     iommu_stats_t *stats = iommu_stats_create();
     std::unique_ptr<TimedSystem> sys;
     ~TimedRun()
@@ -74,6 +75,7 @@ struct TimedRun {
         RunOptions o;
         o.trace = trace;
         o.record = &rec;
+        o.irq_record = &irq;
         sys = std::make_unique<TimedSystem>(cfg, o, stats);
         sys->run();
     }

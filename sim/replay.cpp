@@ -129,6 +129,13 @@ public:
             throw InputError(*why ? std::string("config: ") + why : "cannot create the interrupt model (out of memory?)");
         env_ = {host_.get(), unit_.get(), invq_.get(), prot_.get(), dma_.get(), mem_.get(), irqh_.get()};
         rc_ = std::make_unique<ReplayCounters>(stats_.get());
+        // the invalidation queue's counters, read around every host event (no name lookup)
+        const iommu_stat_info *ri = iommu_stats_find(stats_.get(), "inv.removed.iotlb");
+        const iommu_stat_info *rcx = iommu_stats_find(stats_.get(), "inv.removed.context");
+        if (!ri || !rcx)
+            throw std::logic_error("the invalidation queue registers inv.removed.iotlb/context");
+        removed_iotlb_ = ri->counter;
+        removed_context_ = rcx->counter;
         if (!opt.sweep.empty())
             sweep_ = std::make_unique<Sweep>(opt.sweep, cfg_.unit);
         chunk_ctx_.sweep = sweep_.get();
@@ -263,11 +270,9 @@ private:
         enum iommu_status st = iommu_host_apply(&env_, &ev, now_, &w, what, sizeof what);
         if (st != IOMMU_OK)
             bad(rd, std::string(what) + ": " + iommu_status_str(st));
-        const uint64_t removed0 = counter(stats_.get(), "inv.removed.iotlb") +
-                                  counter(stats_.get(), "inv.removed.context");
+        const uint64_t removed0 = *removed_iotlb_ + *removed_context_;
         complete(w, ev.type == IOMMU_EV_DMA_MAP || ev.type == IOMMU_EV_DMA_UNMAP ? ev.cpu : 0, rd);
-        *rc_->inv_removed += counter(stats_.get(), "inv.removed.iotlb") +
-                             counter(stats_.get(), "inv.removed.context") - removed0;
+        *rc_->inv_removed += *removed_iotlb_ + *removed_context_ - removed0;
         watch_ = sweep_ || iommu_prot_open(prot_.get()); // windows open and close on host events
         if (sweep_ && ev.type == IOMMU_EV_INV)
             sweep_->invalidate(ev.inv_type, ev.did,
@@ -488,6 +493,7 @@ private:
     IrqPtr irq_;
     IrqHostPtr irqh_;
     iommu_host_env env_{};
+    const uint64_t *removed_iotlb_ = nullptr, *removed_context_ = nullptr;
     uint64_t now_ = 0; // trace time (ns) of the latest timestamped event
     bool watch_ = false; // a sweep or an open stale window: DMAs report their chunks
     std::unique_ptr<ReplayCounters> rc_;

@@ -65,6 +65,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import LogFormatterSciNotation  # noqa: E402
 
 EXPERIMENTS = ("migration", "schedule", "captures")
 SCHEME_ORDER = ["static", "remap", "vm-exit", "posted"]
@@ -93,6 +94,12 @@ COUNTERS = [
     ("latency_mean_ns", "irq.latency_ns.mean"),
 ] + [(f"path_{p}", f"irq.path.{p}") for p in PATHS]
 
+# The latency histogram (irq.latency_ns) has 1 ns bins up to overflow_from_ns (1 ms) and one
+# overflow bin above; a percentile that falls in the overflow bin is reported by iommusim as
+# the run's maximum. latency_overflow_frac says how many interrupts took that long: where it
+# is > 1 - q, the q-percentile is only known to be >= latency_overflow_from_ns.
+LATENCY_EXTRA = ["latency_overflow_from_ns", "latency_overflow_frac"]
+
 IDENTITY = ["experiment", "workload", "schedule", "running", "halted", "preempted",
             "migrate_every", "scheme", "baseline", "setting", "mode", "sched_model"]
 DERIVED = ["ipis_per_1k", "ipis_avoided_per_1k", "vm_exits_per_1k",
@@ -100,7 +107,7 @@ DERIVED = ["ipis_per_1k", "ipis_avoided_per_1k", "vm_exits_per_1k",
            "cycles_per_irq", "baseline_cycles_per_irq", "cycles_saved_per_irq",
            "retarget_cycles_per_irq", "net_saving_per_irq", "net_saving_per_io",
            "ios_per_irq", "iec_hit_rate", "break_even_ipi_cycles"] + [f"path_{p}_per_1k" for p in PATHS]
-COLUMNS = IDENTITY + [c for c, _ in COUNTERS] + DERIVED + ["file"]
+COLUMNS = IDENTITY + [c for c, _ in COUNTERS] + LATENCY_EXTRA + DERIVED + ["file"]
 
 NAN = float("nan")
 
@@ -177,6 +184,13 @@ def row_of(path):
     for col, name in COUNTERS:
         v = cnt.get(name)
         row[col] = NAN if v is None else v
+    hist = (doc.get("histograms") or {}).get("irq.latency_ns")
+    row["latency_overflow_from_ns"] = row["latency_overflow_frac"] = NAN
+    if isinstance(hist, dict) and hist.get("overflow_from_ns") and hist.get("count"):
+        edge = hist["overflow_from_ns"]
+        over = sum(n for v, n in hist.get("bins", []) if v >= edge)
+        row["latency_overflow_from_ns"] = edge
+        row["latency_overflow_frac"] = over / hist["count"]
     n = row["delivered"]
     for c in ("ipis", "ipis_avoided", "vm_exits", "vm_exits_avoided", "retargets",
               "pid_updates"):
@@ -261,6 +275,8 @@ def _finish(ax, log=False, zero=False):
     ax.grid(True, axis="y", which="major", alpha=0.3)
     if log:
         ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(LogFormatterSciNotation(minor_thresholds=(2, 0.4)))
+        ax.tick_params(axis="y", which="minor", labelsize=6)
     if zero:
         ax.axhline(0, color="black", linewidth=0.7)
 
@@ -286,7 +302,7 @@ def plot_migration(rows, stem, formats, dpi):
                "costs more than it saves (band: the quoted 5-10 K)", True, False)]
     if timed:
         panels.append(("latency", "interrupt latency (ns; MSI write to handler)\n"
-                       "solid: p50, dashed: p99", True, False))
+                       "solid: p50, dashed: p99 (≥: beyond the 1 ms histogram)", True, False))
     fig, axes = plt.subplots(len(panels), len(pats), figsize=(5.2 * len(pats),
                              2.5 * len(panels)), squeeze=False, sharex=True)
     for j, pat in enumerate(pats):
@@ -301,10 +317,15 @@ def plot_migration(rows, stem, formats, dpi):
                 if key == "break_even_ipi_cycles" and s != "remap":
                     continue
                 if key == "latency":
-                    ax.plot(x, [_positive(v) for v in get("latency_p50_ns")], "o-", color=c,
-                            markersize=3.5, linewidth=1.3)
-                    ax.plot(x, [_positive(v) for v in get("latency_p99_ns")], "s--", color=c,
-                            markersize=3, linewidth=1.0)
+                    for q, style, size, lw in (("p50", "o-", 3.5, 1.3), ("p99", "s--", 3, 1.0)):
+                        pts = [lat_value(by[(pat, m, s)], q) if (pat, m, s) in by
+                               else (NAN, False) for m in ms]
+                        ax.plot(x, [v for v, _ in pts], style, color=c, markersize=size,
+                                linewidth=lw)
+                        for xi, (v, over) in zip(x, pts):
+                            if over:
+                                ax.annotate("≥", (xi, v), xytext=(0, 2), fontsize=7,
+                                            textcoords="offset points", ha="center")
                 else:
                     v = get(key)
                     ax.plot(x, [_positive(y) for y in v] if log else v, "o-", color=c,
@@ -325,15 +346,29 @@ def plot_migration(rows, stem, formats, dpi):
 
 
 def _bar_groups(ax, cats, series, width_total=0.8):
-    """series: [(label, color, hatch, values per category)]; returns x."""
+    """series: [(label, color, hatch, values per category[, flags per category])]; a
+    flagged bar (a latency percentile in the histogram's overflow bin, drawn at the bin's
+    edge) gets a "≥" above it. Returns x."""
     x = np.arange(len(cats))
     w = width_total / max(1, len(series))
-    for k, (_, color, hatch, vals) in enumerate(series):
-        ax.bar(x + (k - (len(series) - 1) / 2) * w, vals, w, color=color, hatch=hatch,
-               edgecolor="white", linewidth=0.3)
+    for k, (_, color, hatch, vals, *rest) in enumerate(series):
+        xs = x + (k - (len(series) - 1) / 2) * w
+        ax.bar(xs, vals, w, color=color, hatch=hatch, edgecolor="white", linewidth=0.3)
+        for xi, v, flag in zip(xs, vals, rest[0] if rest else [False] * len(vals)):
+            if flag:
+                ax.annotate("≥", (xi, v), xytext=(0, 1), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=6)
     ax.set_xticks(x)
     ax.set_xticklabels(cats, fontsize=7)
     return x
+
+
+def lat_value(r, q):
+    """(value to draw, in overflow?) of a latency percentile: the overflow bin's edge when
+    the percentile lies in it (iommusim then reports the maximum)."""
+    if in_overflow(r, q):
+        return r["latency_overflow_from_ns"], True
+    return _positive(r[f"latency_{q}_ns"]), False
 
 
 HATCHES = ["", "//", "..", "xx", "\\\\", "oo"]
@@ -354,7 +389,8 @@ def plot_schedule(rows, stem, formats, dpi):
                True)]
     if timed:
         panels += [("latency_p50_ns", "interrupt latency p50 (ns)", True, False),
-                   ("latency_p99_ns", "interrupt latency p99 (ns)", True, False)]
+                   ("latency_p99_ns", "interrupt latency p99 (ns; ≥: beyond the 1 ms "
+                    "histogram)", True, False)]
     fig, axes = plt.subplots(len(panels), len(pats), figsize=(5.6 * len(pats),
                              2.5 * len(panels)), squeeze=False)
     for j, pat in enumerate(pats):
@@ -363,12 +399,16 @@ def plot_schedule(rows, stem, formats, dpi):
             series = []
             for s in schemes:
                 for k, m in enumerate(ms):
-                    vals = [by[(pat, n, m, s)][key] if (pat, n, m, s) in by else NAN
-                            for n in scheds]
-                    if log:
-                        vals = [_positive(v) for v in vals]
+                    rs = [by.get((pat, n, m, s)) for n in scheds]
+                    flags = [False] * len(rs)
+                    if key.startswith("latency_"):
+                        pts = [lat_value(r, key.split("_")[1]) if r else (NAN, False)
+                               for r in rs]
+                        vals, flags = [v for v, _ in pts], [f for _, f in pts]
+                    else:
+                        vals = [r[key] if r else NAN for r in rs]
                     series.append((f"{s}, M={mig_label(m)}", SCHEME_COLORS[s],
-                                   HATCHES[k % len(HATCHES)], vals))
+                                   HATCHES[k % len(HATCHES)], vals, flags))
             _bar_groups(ax, [labels[n] for n in scheds], series)
             _finish(ax, log, zero)
             ax.set_title(f"{pat}: {title}", fontsize=8.5)
@@ -424,15 +464,20 @@ def plot_captures(rows, stem, formats, dpi):
             ax = axes[i][j]
             ser = []
             for label, color, hatch, n, s in series:
-                vals = [by[(cap, n, m, s)][key] if (cap, n, m, s) in by else NAN for m in ms]
-                ser.append((label, color, hatch, [_positive(v) for v in vals] if log
-                            else vals))
+                rs = [by.get((cap, n, m, s)) for m in ms]
+                flags = [False] * len(rs)
+                if key.startswith("latency_"):
+                    pts = [lat_value(r, key.split("_")[1]) if r else (NAN, False) for r in rs]
+                    vals, flags = [v for v, _ in pts], [f for _, f in pts]
+                else:
+                    vals = [r[key] if r else NAN for r in rs]
+                ser.append((label, color, hatch, vals, flags))
             _bar_groups(ax, [mig_label(m) for m in ms], ser)
             _finish(ax, log, zero)
             ax.set_title(f"{cap}: {title}", fontsize=8)
             if j == len(caps) - 1:
                 ax.legend(handles=[Patch(facecolor=c, hatch=h, edgecolor="white", label=lb)
-                                   for lb, c, h, _ in ser], fontsize=6.5, frameon=False,
+                                   for lb, c, h, *_ in ser], fontsize=6.5, frameon=False,
                           loc="upper left", bbox_to_anchor=(1.0, 1.0))
         axes[-1][j].set_xlabel("a consumer migrates every M of its interrupts", fontsize=7.5)
     mode = ", ".join(sorted({r["mode"] for r in rows}))
@@ -456,6 +501,19 @@ def fmt(v, digits=3):
     return f"{v:.{digits}g}"
 
 
+def in_overflow(r, q):
+    """True when the run's q-percentile (p50, p99) lies in the histogram's overflow bin."""
+    frac = r.get("latency_overflow_frac", NAN)
+    share = {"p50": 0.5, "p99": 0.01}[q]
+    return not math.isnan(frac) and frac > share
+
+
+def lat_text(r, q):
+    if in_overflow(r, q):
+        return f"≥ {fmt(r['latency_overflow_from_ns'])}"
+    return fmt(r[f"latency_{q}_ns"])
+
+
 def write_md(rows, path):
     lines = []
 
@@ -475,7 +533,8 @@ def write_md(rows, path):
     ident = [("workload", lambda r: r["workload"]),
              ("migrate every", lambda r: mig_label(r["migrate_every"])),
              ("scheme", lambda r: r["scheme"])]
-    lat = [("lat. p50 ns", col("latency_p50_ns")), ("lat. p99 ns", col("latency_p99_ns"))]
+    lat = [("lat. p50 ns", lambda r: lat_text(r, "p50")),
+           ("lat. p99 ns", lambda r: lat_text(r, "p99"))]
     table("Migration sweep (bare metal; baseline static)", ident + [
         ("interrupts", col("delivered")), ("I/Os", col("ios")),
         ("IPIs/1k", col("ipis_per_1k")), ("IPIs avoided/1k", col("ipis_avoided_per_1k")),

@@ -554,7 +554,10 @@ enum iommu_status iommu_irqhost_sched(iommu_irqhost_t *h, const struct iommu_tra
         return IOMMU_ERR_NOMEM;
     struct consumer *c = &h->cons[ci];
     const bool moved = !c->placed || c->cpu != ev->cpu;
-    const bool runs_again = ev->state == ST_RUN && c->state != ST_RUN;
+    /* it runs again (and takes what waited for it): a run after a halt or a preemption, and
+     * any end of a preemption (a preempted vCPU that halts ran first) */
+    const bool runs_again = (ev->state == ST_RUN && c->state != ST_RUN) ||
+                            (c->state == ST_PREEMPT && ev->state != ST_PREEMPT);
     c->cpu = ev->cpu;
     c->state = ev->state;
     c->placed = true;
@@ -734,7 +737,10 @@ void iommu_irqhost_deliver(iommu_irqhost_t *h, const struct iommu_trace_event *m
     const uint8_t st = c->state;
     struct cost k, base;
     uint32_t land = c->cpu;
+    uint8_t at_post = st; /* the vCPU's state as the descriptor said when it was posted */
     if (op->out.kind == IOMMU_IRQ_POSTED) {
+        if (pid)
+            at_post = pid->sn ? ST_PREEMPT : pid->nv == h->cfg.wakeup_vector ? ST_STOP : ST_RUN;
         k = (struct cost){0, 0, y->handler, P_POSTED};
         if (pid && pid->sn && !notify)
             k.path = P_DEFERRED;
@@ -749,7 +755,7 @@ void iommu_irqhost_deliver(iommu_irqhost_t *h, const struct iommu_trace_event *m
         land = cpu_of(op->out.dest, op->out.dm);
         k = vm ? vmexit(h, land, c->cpu, st) : bare(h, land, c->cpu, st);
     }
-    base = vm ? vmexit(h, static_cpu, c->cpu, st) : bare(h, static_cpu, c->cpu, st);
+    base = vm ? vmexit(h, static_cpu, c->cpu, at_post) : bare(h, static_cpu, c->cpu, st);
 
     uint64_t *x = h->c;
     x[C_DELIVERED]++;
@@ -778,14 +784,17 @@ void iommu_irqhost_deliver(iommu_irqhost_t *h, const struct iommu_trace_event *m
         pid_sync(h, ci, true, k.path == P_WAKEUP); /* the CPU takes the PIR; a wake-up also
                                                     * switches NV back (a VMM update) */
 
-    /* time: from the IOMMU to the consumer */
-    if (done_ps == 0 && issue_ps == 0)
-        return;
-    const uint64_t at = done_ps + h->deliver_ps;
-    if (k.path == P_DEFERRED) {
+    if (k.path == P_DEFERRED) { /* it waits until the consumer runs (sched, or a wake-up) */
         defer(h, ci, issue_ps);
         return;
     }
+    /* time: from the IOMMU to the consumer */
+    if (done_ps == 0 && issue_ps == 0) {
+        if (k.path == P_WAKEUP)
+            release(h, ci, 0); /* it runs: what waited for it is handed over */
+        return;
+    }
+    const uint64_t at = done_ps + h->deliver_ps;
     uint64_t t;
     if (op->out.kind != IOMMU_IRQ_POSTED && land != c->cpu) {
         /* the landing CPU runs the handler (a VM's: the host's) and sends an IPI; the
@@ -800,6 +809,8 @@ void iommu_irqhost_deliver(iommu_irqhost_t *h, const struct iommu_trace_event *m
         t = run_on(h, land, at, k.cycles) + cyc_ps(h, k.cycles - y->handler);
     }
     latency(h, issue_ps, t);
+    if (k.path == P_WAKEUP)
+        release(h, ci, t); /* the woken vCPU takes what waited for it */
 }
 
 bool iommu_irqhost_msi_functional(iommu_irqhost_t *h, const struct iommu_trace_event *msi)

@@ -126,13 +126,16 @@ std::string irq_summary(const iommu_irqhost_t *h, const iommu_stats_t *st, const
                   group_digits(sm.ipis).c_str(), group_digits(sm.ipis_avoided).c_str(),
                   group_digits(sm.vm_exits).c_str(), group_digits(sm.vm_exits_avoided).c_str());
     o << line;
-    std::snprintf(line, sizeof line, "  %-18s %14s spent, %s under the baseline: %lld saved; retargeting %s (%s rewrites, %s PID updates)\n",
+    auto signed_digits = [](int64_t v) {
+        return (v < 0 ? "-" : "") + group_digits(v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    };
+    std::snprintf(line, sizeof line, "  %-18s %14s spent, %s under the baseline: %s saved; retargeting %s (%s rewrites, %s PID updates)\n",
                   "CPU cycles", group_digits(sm.cycles).c_str(), group_digits(sm.baseline_cycles).c_str(),
-                  (long long)sm.cycles_saved, group_digits(sm.retarget_cycles).c_str(),
+                  signed_digits(sm.cycles_saved).c_str(), group_digits(sm.retarget_cycles).c_str(),
                   group_digits(c("irq.retargets")).c_str(), group_digits(c("irq.pid_updates")).c_str());
     o << line;
-    std::snprintf(line, sizeof line, "  %-18s %14lld cycles: %.0f per interrupt, %.0f per I/O (%s I/Os)\n",
-                  "net saving", (long long)sm.net_cycles_saved, sm.net_per_irq, sm.net_per_io,
+    std::snprintf(line, sizeof line, "  %-18s %14s cycles: %.0f per interrupt, %.0f per I/O (%s I/Os)\n",
+                  "net saving", signed_digits(sm.net_cycles_saved).c_str(), sm.net_per_irq, sm.net_per_io,
                   group_digits(sm.ios).c_str());
     o << line;
     if (lat && lat->count) {

@@ -76,8 +76,11 @@ json hist_json(const Latency &l)
     json b = json::array();
     for (auto &[ns, n] : l.nonzero_bins())
         b.push_back({ns, n});
+    json cb = json::array();
+    for (auto &[ns, n] : l.nonzero_coarse_bins())
+        cb.push_back({ns, n});
     return {{"bucket_width_ns", 1}, {"count", l.count()}, {"overflow_from_ns", 1000000},
-            {"bins", b}};
+            {"bins", b}, {"coarse_bucket_width_ns", 100000}, {"coarse_bins", cb}};
 }
 
 IrqLatency irq_latency(const TimedSystem &sys)

@@ -17,11 +17,17 @@ namespace iommusim::tlm_model {
 
 static constexpr int kLatencyBins = 1000000; // 1 ns bins up to 1 ms
 
-Latency::Latency() : h_(boost::histogram::make_histogram(boost::histogram::axis::integer<>(0, kLatencyBins))) {}
+Latency::Latency()
+    : h_(boost::histogram::make_histogram(boost::histogram::axis::integer<>(0, kLatencyBins))),
+      coarse_(boost::histogram::make_histogram(boost::histogram::axis::integer<>(0, kCoarseBins)))
+{
+}
 
 void Latency::add(uint64_t ps)
 {
     h_((int)std::min<uint64_t>(ps / 1000, (uint64_t)kLatencyBins)); // ≥ 1 ms: overflow bin
+    if (ps >= kLatencyBins * 1000ull)                                 // ... and a coarse bin
+        coarse_((int)std::min<uint64_t>(ps / (kCoarseNs * 1000), (uint64_t)kCoarseBins));
     n_++;
     sum_ps_ += ps;
     if (ps > max_ps_)
@@ -31,6 +37,7 @@ void Latency::add(uint64_t ps)
 void Latency::reset()
 {
     h_.reset();
+    coarse_.reset();
     n_ = sum_ps_ = max_ps_ = 0;
 }
 
@@ -40,12 +47,17 @@ double Latency::percentile_ns(double p) const
         return 0.0;
     const double want = p * (double)n_;
     double acc = 0;
-    for (auto &&x : boost::histogram::indexed(h_, boost::histogram::coverage::all)) {
+    for (auto &&x : boost::histogram::indexed(h_)) { // 1 ns bins below 1 ms
         acc += *x;
         if (acc >= want && *x > 0)
-            return x.index() >= kLatencyBins ? (double)max_ns() : (double)x.index();
+            return (double)x.index();
     }
-    return (double)max_ns();
+    for (auto &&x : boost::histogram::indexed(coarse_)) { // 100 us bins from 1 ms to 1 s
+        acc += *x;
+        if (acc >= want && *x > 0)
+            return (double)x.index() * kCoarseNs;
+    }
+    return (double)max_ns(); // beyond 1 s
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> Latency::nonzero_bins() const
@@ -54,6 +66,15 @@ std::vector<std::pair<uint64_t, uint64_t>> Latency::nonzero_bins() const
     for (auto &&x : boost::histogram::indexed(h_, boost::histogram::coverage::all))
         if (*x > 0)
             out.emplace_back((uint64_t)x.index(), (uint64_t)*x);
+    return out;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Latency::nonzero_coarse_bins() const
+{
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (auto &&x : boost::histogram::indexed(coarse_, boost::histogram::coverage::all))
+        if (*x > 0)
+            out.emplace_back((uint64_t)x.index() * kCoarseNs, (uint64_t)*x);
     return out;
 }
 

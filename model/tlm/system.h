@@ -91,7 +91,8 @@ struct RunInputError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// A latency distribution in ns (1 ns bins up to 1 ms, then overflow), with percentiles.
+// A latency distribution in ns (1 ns bins up to 1 ms, then 100 us bins up to 1 s, then the
+// maximum), with percentiles.
 class Latency {
 public:
     Latency();
@@ -103,10 +104,15 @@ public:
     uint64_t max_ns() const { return max_ps_ / 1000; }
     // {"bucket_width_ns": 1, "buckets": [[ns, count], ...]} (non-empty bins only)
     std::vector<std::pair<uint64_t, uint64_t>> nonzero_bins() const;
+    // the values >= 1 ms: [[ns (lower edge of a 100 us bin), count], ...] (non-empty only)
+    std::vector<std::pair<uint64_t, uint64_t>> nonzero_coarse_bins() const;
 
 private:
     using Hist = decltype(boost::histogram::make_histogram(boost::histogram::axis::integer<>(0, 1)));
     Hist h_;
+    Hist coarse_; // values >= 1 ms, in kCoarseNs bins (index = value / kCoarseNs)
+    static constexpr uint64_t kCoarseNs = 100000;
+    static constexpr int kCoarseBins = 10000; // up to 1 s
     uint64_t n_ = 0, sum_ps_ = 0, max_ps_ = 0;
 };
 

@@ -236,7 +236,7 @@ TEST(IrqHost, PreemptedVcpuCollectsPirBitsWithoutNotification)
     }
     EXPECT_EQ(x.c("irq.notifications"), 0u);
     EXPECT_EQ(x.c("irq.path.deferred"), 6u);
-    EXPECT_EQ(x.sum().pending, 0u); // untimed: nothing waits for a latency
+    EXPECT_EQ(x.sum().pending, 6u); // all six wait for the vCPU
     // the descriptor of consumer 7 (the first consumer: index 0) holds both vectors
     uint64_t w[8];
     iommu_physmem_read(x.sys.mem, x.cfg.pid_base, w, 64);
@@ -246,6 +246,8 @@ TEST(IrqHost, PreemptedVcpuCollectsPirBitsWithoutNotification)
     EXPECT_FALSE(pid.on);
     EXPECT_EQ(pid.pir[0], (1ull << 0x30) | (1ull << 0x31));
     x.sched(7, 0, RUN); // the vCPU takes its interrupts: PIR cleared, SN clear
+    EXPECT_EQ(x.sum().pending, 0u);
+    EXPECT_EQ(x.c("irq.released"), 6u);
     iommu_physmem_read(x.sys.mem, x.cfg.pid_base, w, 64);
     iommu_pid_decode(w, &pid);
     EXPECT_FALSE(pid.sn);
@@ -253,6 +255,33 @@ TEST(IrqHost, PreemptedVcpuCollectsPirBitsWithoutNotification)
     EXPECT_EQ(pid.nv, x.cfg.posted_vector);
     EXPECT_TRUE(x.msi(0, 7));
     EXPECT_EQ(x.c("irq.notifications"), 1u);
+}
+
+TEST(IrqHost, APreemptedVcpuThatHaltsHasTakenWhatWaitedForIt)
+{
+    // preempted with an interrupt in its PIR, then halted (it ran in between): nothing is left
+    // waiting, and its descriptor's PIR is empty; likewise for vm-exit's pending injection
+    for (uint8_t scheme : {IOMMU_IRQS_POSTED, IOMMU_IRQS_VMEXIT}) {
+        Irq x(scheme);
+        ASSERT_NE(x.h, nullptr) << x.why;
+        x.irte(0, 0);
+        x.sched(3, 0, PREEMPT);
+        EXPECT_TRUE(x.msi(0, 3));
+        EXPECT_EQ(x.c("irq.path.deferred"), 1u);
+        x.sched(3, 0, STOP);
+        EXPECT_EQ(x.c("irq.released"), 1u);
+        EXPECT_EQ(x.sum().pending, 0u);
+        EXPECT_TRUE(x.msi(0, 3)); // wakes it
+        EXPECT_EQ(x.c("irq.path.wakeup"), 1u);
+        if (scheme == IOMMU_IRQS_POSTED) {
+            uint64_t w[8];
+            iommu_physmem_read(x.sys.mem, x.cfg.pid_base, w, 64);
+            iommu_pid pid;
+            iommu_pid_decode(w, &pid);
+            EXPECT_EQ(pid.pir[0], 0u);
+            EXPECT_EQ(pid.nv, x.cfg.posted_vector); // running again after the wake-up
+        }
+    }
 }
 
 TEST(IrqHost, ConsumersNamedByTheMsiShareTheirRetargets)

@@ -101,6 +101,28 @@ TEST(IrqTimed, APreemptedVcpuGetsItsInterruptWhenItRunsAgain)
     EXPECT_EQ(l[0], 50000000u); // from the device's write to the vCPU's run
 }
 
+TEST(IrqTimed, APreemptedVcpuThatHaltsReleasesItsInterruptThen)
+{
+    TimedRun r;
+    auto l = run_latencies(IOMMU_IRQS_POSTED, "sched thread=0 cpu=0 state=preempt t=0\n" + kMsi +
+                                                  " t=10000\nsched thread=0 cpu=0 state=stop t=30000\n", r);
+    ASSERT_EQ(l.size(), 1u);
+    EXPECT_EQ(l[0], 20000000u); // it ran before it halted
+}
+
+TEST(IrqTimed, LatencyPercentilesBeyondOneMillisecond)
+{
+    Latency l;
+    for (uint64_t ns : {500ull, 2500000ull, 2550000ull, 7000000ull, 2000000000ull})
+        l.add(ns * 1000);
+    EXPECT_EQ(l.percentile_ns(0.2), 500.0);
+    EXPECT_EQ(l.percentile_ns(0.4), 2500000.0); // 100 us bins from 1 ms on
+    EXPECT_EQ(l.percentile_ns(0.6), 2500000.0);
+    EXPECT_EQ(l.percentile_ns(0.8), 7000000.0);
+    EXPECT_EQ(l.percentile_ns(1.0), 2000000000.0); // beyond 1 s: the maximum
+    EXPECT_EQ(l.nonzero_coarse_bins().size(), 3u);
+}
+
 struct Want {
     uint8_t scheme;
     uint64_t ipis, exits, direct, ipi, vmexit, posted, wakeup, deferred;

@@ -602,8 +602,21 @@ unsigned iommu_irqhost_sched_due(iommu_irqhost_t *h, const struct iommu_trace_ev
         return 0;
     bool rm;
     const uint32_t index = msi_index(msi, &rm);
+    const uint64_t id = consumer_id(msi, index);
     unsigned n = iommu_sched_due(h->sched, now_ns, out, 4);
-    n += iommu_sched_before_irq(h->sched, consumer_id(msi, index), now_ns, out + n);
+    uint32_t cpu;
+    uint8_t st;
+    if (rm && index < h->cfg.irt_entries && h->vecs[index].os_seen &&
+        !iommu_sched_where(h->sched, id, &cpu, &st) &&
+        iommu_sched_place(h->sched, id, h->vecs[index].static_cpu)) {
+        /* a new consumer starts where the OS set its interrupt up */
+        iommu_trace_event_init(&out[n], IOMMU_EV_SCHED);
+        out[n].thread = id;
+        out[n].cpu = h->vecs[index].static_cpu;
+        out[n].state = ST_RUN;
+        n++;
+    }
+    n += iommu_sched_before_irq(h->sched, id, now_ns, out + n);
     return n;
 }
 
@@ -737,25 +750,25 @@ void iommu_irqhost_deliver(iommu_irqhost_t *h, const struct iommu_trace_event *m
     const uint8_t st = c->state;
     struct cost k, base;
     uint32_t land = c->cpu;
-    uint8_t at_post = st; /* the vCPU's state as the descriptor said when it was posted */
     if (op->out.kind == IOMMU_IRQ_POSTED) {
-        if (pid)
-            at_post = pid->sn ? ST_PREEMPT : pid->nv == h->cfg.wakeup_vector ? ST_STOP : ST_RUN;
+        /* the hardware decides (SN, NV, ON); an interrupt posted while a notification is
+         * outstanding rides on it: its path follows the vCPU's state as the host sees it,
+         * like its baseline's */
         k = (struct cost){0, 0, y->handler, P_POSTED};
         if (pid && pid->sn && !notify)
             k.path = P_DEFERRED;
-        else if (pid && pid->nv == h->cfg.wakeup_vector) {
+        else if (notify && pid && pid->nv == h->cfg.wakeup_vector) {
             k.path = P_WAKEUP;
-            if (notify)
-                k.cycles += (uint64_t)y->host_handler + y->wakeup;
-        }
+            k.cycles += (uint64_t)y->host_handler + y->wakeup;
+        } else if (!notify && st == ST_STOP)
+            k.path = P_WAKEUP;
         if (pid)
             land = h->cfg.x2apic ? pid->ndst : (pid->ndst >> 8) & 0xFFu;
     } else {
         land = cpu_of(op->out.dest, op->out.dm);
         k = vm ? vmexit(h, land, c->cpu, st) : bare(h, land, c->cpu, st);
     }
-    base = vm ? vmexit(h, static_cpu, c->cpu, at_post) : bare(h, static_cpu, c->cpu, st);
+    base = vm ? vmexit(h, static_cpu, c->cpu, st) : bare(h, static_cpu, c->cpu, st);
 
     uint64_t *x = h->c;
     x[C_DELIVERED]++;

@@ -255,6 +255,17 @@ void iommu_sched_destroy(iommu_sched_t *s)
     free(s);
 }
 
+bool iommu_sched_place(iommu_sched_t *s, uint64_t thread, uint32_t cpu)
+{
+    if (cpu >= s->p.cpus || find(s, thread) != NONE)
+        return false;
+    const uint32_t i = add(s, thread);
+    if (i == NONE)
+        return false;
+    s->cons[i].cpu = cpu;
+    return true;
+}
+
 static void sched_event(struct iommu_trace_event *ev, const struct consumer *c)
 {
     iommu_trace_event_init(ev, IOMMU_EV_SCHED);

@@ -8,14 +8,19 @@
  *
  * Model (all decisions are drawn from one xoshiro256** stream seeded with `seed`, in call
  * order, so the same calls give the same events):
- *  - placement: the first interrupt for thread T places it on CPU T % cpus, running.
+ *  - placement: the first interrupt for thread T places it on CPU T % cpus, running,
+ *    unless the caller placed it first (iommu_sched_place: the host model puts a consumer
+ *    on the CPU its interrupt was set up for).
  *  - migration: before its M-th, 2M-th, ... interrupt (M = migrate_every, the first
  *    counting as 1), a thread moves to a CPU drawn uniformly among the other cpus - 1
  *    (never with one CPU); its state goes with it.
  *  - vm (consumers are vCPUs): before every interrupt (after a move) the vCPU's state is
  *    drawn afresh, memoryless: halted (stop) with p_halted, preempted with p_preempted,
  *    else running. A vCPU preempted at t > 0 runs again at t + preempt_ns (a pending
- *    change, iommu_sched_due); a later draw for it replaces or cancels that. A halted vCPU
+ *    change, iommu_sched_due); a later draw for it replaces or cancels that, so the
+ *    probabilities are the shares of interrupts that find a vCPU in each state and a
+ *    preemption lasts until the next interrupt's draw or preempt_ns, whichever comes
+ *    first. A halted vCPU
  *    stays halted until the interrupt wakes it (iommu_sched_woken, called by whoever
  *    delivers the interrupt) or a later draw says otherwise.
  *
@@ -76,6 +81,10 @@ void iommu_sched_destroy(iommu_sched_t *s); /* accepts NULL */
  */
 unsigned iommu_sched_before_irq(iommu_sched_t *s, uint64_t thread, uint64_t t_ns,
                                 struct iommu_trace_event out[4]);
+/* Places a thread the model has not seen on `cpu` (running) without an event: its first
+ * interrupt then emits no placement (the caller states where it put it). False when the
+ * thread is known already, cpu >= cpus, or on allocation failure. */
+bool iommu_sched_place(iommu_sched_t *s, uint64_t thread, uint32_t cpu);
 /* Timed use: the earliest time a pending change is due (a preempted vCPU running again),
  * UINT64_MAX if none. */
 uint64_t iommu_sched_next_due(const iommu_sched_t *s);

@@ -350,6 +350,33 @@ TEST(IrqHost, SyntheticSchedulerMovesTheConsumerEveryMInterrupts)
     }
 }
 
+TEST(IrqHost, SyntheticSchedulerStartsAConsumerWhereItsInterruptWasSetUp)
+{
+    Irq x(IOMMU_IRQS_STATIC, [](iommu_irqhost_cfg &c, iommu_cfg &) {
+        c.synthetic = true;
+        c.sched.cpus = 4;
+        c.sched.migrate_every = 0;
+    });
+    ASSERT_NE(x.h, nullptr) << x.why;
+    x.irte(1, 3); // consumer 1 would start on CPU 1 (1 mod 4); the OS set it up for CPU 3
+    iommu_trace_event msi;
+    iommu_trace_event_init(&msi, IOMMU_EV_MSI);
+    msi.sid = DEV;
+    msi.pa = iommu_msi_addr_remappable(1, false);
+    for (int i = 0; i < 3; i++) {
+        iommu_trace_event due[8];
+        const unsigned n = iommu_irqhost_sched_due(x.h, &msi, 0, due);
+        ASSERT_EQ(n, i == 0 ? 1u : 0u);
+        if (n) {
+            EXPECT_EQ(due[0].cpu, 3u);
+            x.host(due[0]);
+        }
+        EXPECT_TRUE(iommu_irqhost_msi_functional(x.h, &msi));
+    }
+    EXPECT_EQ(x.c("irq.ipis"), 0u); // never moving: nothing to forward
+    EXPECT_EQ(x.c("irq.path.direct"), 3u);
+}
+
 TEST(IrqHost, BadHostEventsAreRefusedWithAMessage)
 {
     Irq x(IOMMU_IRQS_REMAP);

@@ -8,8 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sim/config.h"
@@ -48,47 +46,6 @@ std::string irq_trace(const std::string &dir, uint64_t count, bool vm)
     return path;
 }
 
-double timed_once(const Config &cfg, const std::string &trace)
-{
-    setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
-    iommu_stats_t *st = iommu_stats_create();
-    tlm_model::RunOptions o;
-    o.trace = trace;
-    double wall;
-    {
-        tlm_model::TimedSystem sys(timed_config(cfg.core()), o, st);
-        sys.run();
-        wall = sys.wall_s();
-    }
-    iommu_stats_destroy(st);
-    return wall;
-}
-
-// One timed run in a child process: wall seconds and peak RSS (KiB); false on failure.
-bool timed_child(const Config &cfg, const std::string &trace, double *wall, long *rss)
-{
-    int fds[2];
-    if (pipe(fds) != 0)
-        return false;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        double w = timed_once(cfg, trace);
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        char buf[96];
-        int len = std::snprintf(buf, sizeof buf, "%.6f %ld\n", w, ru.ru_maxrss);
-        _exit(write(fds[1], buf, (size_t)len) == len ? 0 : 1);
-    }
-    close(fds[1]);
-    char buf[96] = {0};
-    ssize_t got = read(fds[0], buf, sizeof buf - 1);
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return got > 0 && std::sscanf(buf, "%lf %ld", wall, rss) == 2;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -113,7 +70,8 @@ int main(int argc, char **argv)
             fbest = std::min(fbest, res.wall_s);
             double w;
             long k;
-            if (!timed_child(cfg, trace, &w, &k)) {
+            uint64_t dmas;
+            if (!bench::timed_child(cfg, trace, &w, &dmas, &k)) {
                 std::fprintf(stderr, "bench: timed run failed\n");
                 return 1;
             }

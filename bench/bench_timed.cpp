@@ -28,24 +28,6 @@ static Config config_for(const std::vector<std::string> &sets)
     return Config::load("", sets);
 }
 
-// Runs one timed simulation in this process; returns wall seconds.
-static double timed_once(const Config &cfg, const std::string &trace, uint64_t *dmas)
-{
-    setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
-    iommu_stats_t *st = iommu_stats_create();
-    tlm_model::RunOptions o;
-    o.trace = trace;
-    double wall;
-    {
-        tlm_model::TimedSystem sys(timed_config(cfg.core()), o, st);
-        sys.run();
-        wall = sys.wall_s();
-        *dmas = sys.total().count;
-    }
-    iommu_stats_destroy(st);
-    return wall;
-}
-
 int main(int argc, char **argv)
 {
     const bench::Options o = bench::parse(argc, argv, "bench_timed", 2000000);
@@ -63,37 +45,14 @@ int main(int argc, char **argv)
         uint64_t dmas = 0;
         long rss_kib = 0;
         for (int r = 0; r < repeat; r++) {
-            int fds[2];
-            if (pipe(fds) != 0)
-                return 1;
-            pid_t pid = fork();
-            if (pid == 0) {
-                close(fds[0]);
-                uint64_t n = 0;
-                double w = timed_once(config_for(c.sets), trace, &n);
-                struct rusage ru;
-                getrusage(RUSAGE_SELF, &ru);
-                char buf[128];
-                int len = std::snprintf(buf, sizeof buf, "%.6f %llu %ld\n", w, (unsigned long long)n, ru.ru_maxrss);
-                ssize_t wr = write(fds[1], buf, (size_t)len);
-                _exit(wr == len ? 0 : 1);
-            }
-            close(fds[1]);
-            char buf[128] = {0};
-            ssize_t got = read(fds[0], buf, sizeof buf - 1);
-            close(fds[0]);
-            int status = 0;
-            waitpid(pid, &status, 0);
             double w;
-            unsigned long long n;
             long rss;
-            if (got <= 0 || std::sscanf(buf, "%lf %llu %ld", &w, &n, &rss) != 3) {
+            if (!bench::timed_child(config_for(c.sets), trace, &w, &dmas, &rss)) {
                 std::fprintf(stderr, "bench: timed run failed\n");
                 return 1;
             }
             if (w < best)
                 best = w;
-            dmas = n;
             rss_kib = rss;
         }
         // the functional replay of the same trace and config, in this process

@@ -5,8 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
+
+#include "sim/config.h"
 
 extern "C" {
 #include "traces/gen.h"
@@ -80,6 +84,49 @@ inline std::string window_trace(const std::string &dir, uint64_t count)
         std::exit(1);
     }
     return path;
+}
+
+// One timed simulation of trace in a child process (SystemC elaborates one model per
+// process): its wall seconds (the simulation loop), DMAs completed and the child's peak RSS
+// (KiB). False when the child failed.
+inline bool timed_child(const iommusim::Config &cfg, const std::string &trace, double *wall,
+                        uint64_t *dmas, long *rss_kib)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return false;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
+        iommu_stats_t *st = iommu_stats_create();
+        iommusim::tlm_model::RunOptions o;
+        o.trace = trace;
+        double w;
+        uint64_t n;
+        {
+            iommusim::tlm_model::TimedSystem sys(iommusim::timed_config(cfg.core()), o, st);
+            sys.run();
+            w = sys.wall_s();
+            n = sys.total().count;
+        }
+        iommu_stats_destroy(st);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        char buf[128];
+        int len = std::snprintf(buf, sizeof buf, "%.6f %llu %ld\n", w, (unsigned long long)n, ru.ru_maxrss);
+        _exit(write(fds[1], buf, (size_t)len) == len ? 0 : 1);
+    }
+    close(fds[1]);
+    char buf[128] = {0};
+    ssize_t got = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    unsigned long long n = 0;
+    const bool ok = got > 0 && std::sscanf(buf, "%lf %llu %ld", wall, &n, rss_kib) == 3;
+    *dmas = n;
+    return ok;
 }
 
 // Removes the temporary directory unless --keep named it.

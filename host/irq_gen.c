@@ -69,17 +69,6 @@ uint32_t iommu_irq_gen_vectors(const struct iommu_irq_gen_params *p)
     return p->pattern == IOMMU_IRQ_NIC ? 2 * q : q;
 }
 
-static enum iommu_status bad(char *reason, size_t size, const char *fmt, ...)
-{
-    if (reason && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(reason, size, fmt, ap);
-        va_end(ap);
-    }
-    return IOMMU_ERR_INVAL;
-}
-
 static void sched_params_of(const struct iommu_irq_gen_params *p, struct iommu_sched_params *s)
 {
     iommu_sched_params_default(s);
@@ -96,13 +85,13 @@ enum iommu_status iommu_irq_gen_params_validate(const struct iommu_irq_gen_param
                                                 char *reason, size_t size)
 {
     if (p->pattern != IOMMU_IRQ_NVME && p->pattern != IOMMU_IRQ_NIC)
-        return bad(reason, size, "pattern %u unknown (nvme or nic)", p->pattern);
+        return iommu_reason_inval(reason, size, "pattern %u unknown (nvme or nic)", p->pattern);
     if (p->count == 0)
-        return bad(reason, size, "count must be >= 1");
+        return iommu_reason_inval(reason, size, "count must be >= 1");
     if (p->cpus < 1 || p->cpus > IOMMU_IRQ_GEN_CPUS_MAX)
-        return bad(reason, size, "cpus %u out of range (1 .. %u)", p->cpus, IOMMU_IRQ_GEN_CPUS_MAX);
+        return iommu_reason_inval(reason, size, "cpus %u out of range (1 .. %u)", p->cpus, IOMMU_IRQ_GEN_CPUS_MAX);
     if (iommu_irq_gen_queues(p) > IOMMU_IRQ_GEN_QUEUES_MAX)
-        return bad(reason, size, "queues %u out of range (1 .. %u)", iommu_irq_gen_queues(p),
+        return iommu_reason_inval(reason, size, "queues %u out of range (1 .. %u)", iommu_irq_gen_queues(p),
                    IOMMU_IRQ_GEN_QUEUES_MAX);
     struct iommu_sched_params sp;
     sched_params_of(p, &sp);
@@ -110,18 +99,18 @@ enum iommu_status iommu_irq_gen_params_validate(const struct iommu_irq_gen_param
     if (st != IOMMU_OK)
         return st;
     if (p->coalesce < 1 || p->coalesce > IOMMU_IRQ_GEN_COALESCE_MAX)
-        return bad(reason, size, "coalesce %u out of range (1 .. %u)", p->coalesce,
+        return iommu_reason_inval(reason, size, "coalesce %u out of range (1 .. %u)", p->coalesce,
                    IOMMU_IRQ_GEN_COALESCE_MAX);
     if (p->coalesce_ns != IOMMU_IRQ_GEN_AUTO && p->coalesce_ns > IOMMU_IRQ_GEN_COALESCE_NS_MAX)
-        return bad(reason, size, "coalesce_ns %llu out of range (0 .. %llu)",
+        return iommu_reason_inval(reason, size, "coalesce_ns %llu out of range (0 .. %llu)",
                    (unsigned long long)p->coalesce_ns, IOMMU_IRQ_GEN_COALESCE_NS_MAX);
     if (p->rate != 0 && !(p->rate >= 1 && p->rate <= IOMMU_IRQ_GEN_RATE_MAX))
-        return bad(reason, size, "rate %g out of range (1 .. 1e9 per second)", p->rate);
+        return iommu_reason_inval(reason, size, "rate %g out of range (1 .. 1e9 per second)", p->rate);
     if (p->napi_ns > IOMMU_IRQ_GEN_NAPI_NS_MAX)
-        return bad(reason, size, "napi_ns %llu out of range (0 .. %llu)",
+        return iommu_reason_inval(reason, size, "napi_ns %llu out of range (0 .. %llu)",
                    (unsigned long long)p->napi_ns, IOMMU_IRQ_GEN_NAPI_NS_MAX);
     if (p->tx_batch < 1 || p->tx_batch > IOMMU_IRQ_GEN_TX_BATCH_MAX)
-        return bad(reason, size, "tx_batch %u out of range (1 .. %u)", p->tx_batch,
+        return iommu_reason_inval(reason, size, "tx_batch %u out of range (1 .. %u)", p->tx_batch,
                    IOMMU_IRQ_GEN_TX_BATCH_MAX);
     return IOMMU_OK;
 }

@@ -56,17 +56,6 @@ void iommu_sched_params_default(struct iommu_sched_params *p)
     p->seed = 1;
 }
 
-static enum iommu_status bad(char *reason, size_t size, const char *fmt, ...)
-{
-    if (reason && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(reason, size, fmt, ap);
-        va_end(ap);
-    }
-    return IOMMU_ERR_INVAL;
-}
-
 static bool is_prob(double x)
 {
     return x >= 0.0 && x <= 1.0; /* false for NaN */
@@ -76,16 +65,16 @@ enum iommu_status iommu_sched_params_validate(const struct iommu_sched_params *p
                                               size_t size)
 {
     if (p->cpus < 1)
-        return bad(reason, size, "sched: cpus must be >= 1");
+        return iommu_reason_inval(reason, size, "sched: cpus must be >= 1");
     if (!is_prob(p->p_halted))
-        return bad(reason, size, "sched: p_halted %g out of range (0 .. 1)", p->p_halted);
+        return iommu_reason_inval(reason, size, "sched: p_halted %g out of range (0 .. 1)", p->p_halted);
     if (!is_prob(p->p_preempted))
-        return bad(reason, size, "sched: p_preempted %g out of range (0 .. 1)", p->p_preempted);
+        return iommu_reason_inval(reason, size, "sched: p_preempted %g out of range (0 .. 1)", p->p_preempted);
     if (p->p_halted + p->p_preempted > 1.0 + 1e-12)
-        return bad(reason, size, "sched: p_halted + p_preempted must be <= 1 (%g + %g)",
+        return iommu_reason_inval(reason, size, "sched: p_halted + p_preempted must be <= 1 (%g + %g)",
                    p->p_halted, p->p_preempted);
     if (p->preempt_ns < 1)
-        return bad(reason, size, "sched: preempt_ns must be >= 1");
+        return iommu_reason_inval(reason, size, "sched: preempt_ns must be >= 1");
     return IOMMU_OK;
 }
 

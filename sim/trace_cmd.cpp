@@ -622,6 +622,49 @@ int run_generator(const std::string &out, Gen gen)
     return rc;
 }
 
+// The option checks the generator commands share: each refusal is one line naming the
+// option (prog: --opt: why) and exit status 2.
+struct OptCheck {
+    const char *prog;
+    const po::variables_map &vm;
+    int bad(const char *opt, const std::string &msg) const
+    {
+        std::fprintf(stderr, "%s: --%s: %s\n", prog, opt, msg.c_str());
+        return EXIT_BADINPUT;
+    }
+    bool given(const char *opt) const { return vm.count(opt) && !vm[opt].defaulted(); }
+    // a plain number (no K/M/G) within [lo, hi]
+    bool number(const char *opt, uint64_t lo, uint64_t hi, uint64_t &out) const
+    {
+        std::string v = vm[opt].as<std::string>();
+        if (!parse_bytes(v, out) || v.find_first_of("KMGkmg") != std::string::npos) {
+            bad(opt, "bad number '" + v + "'");
+            return false;
+        }
+        if (out < lo || out > hi) {
+            bad(opt, "'" + v + "' out of range (" + std::to_string(lo) + " .. " + std::to_string(hi) + ")");
+            return false;
+        }
+        return true;
+    }
+    // a decimal number (2e5, 0.25 are fine) within [lo, hi]; range as shown
+    bool real(const char *opt, double lo, double hi, const char *range, double &out) const
+    {
+        std::string v = vm[opt].as<std::string>();
+        char *end = nullptr;
+        out = v.empty() || std::isspace((unsigned char)v[0]) ? NAN : std::strtod(v.c_str(), &end);
+        if (v.empty() || !end || *end || !std::isfinite(out)) {
+            bad(opt, "bad number '" + v + "'");
+            return false;
+        }
+        if (out < lo || out > hi) {
+            bad(opt, "'" + v + "' out of range (" + range + ")");
+            return false;
+        }
+        return true;
+    }
+};
+
 int cmd_gen_window(int argc, char **argv)
 {
     const char *prog = "iommusim trace gen window";
@@ -644,44 +687,41 @@ int cmd_gen_window(int argc, char **argv)
                            "inside the window. The same options give the same file, byte for byte.");
     if (rc >= 0)
         return rc;
-    auto bad = [&](const char *opt, const std::string &msg) {
-        std::fprintf(stderr, "%s: --%s: %s\n", prog, opt, msg.c_str());
-        return EXIT_BADINPUT;
-    };
+    const OptCheck ck{prog, vm};
     iommu_gen_window_params p;
     iommu_gen_window_params_default(&p);
     std::string s = vm["window"].as<std::string>();
     if (!parse_bytes(s, p.window))
-        return bad("window", "bad byte count '" + s + "' (expected e.g. 65536, 0x10000, 64K)");
+        return ck.bad("window", "bad byte count '" + s + "' (expected e.g. 65536, 0x10000, 64K)");
     if (p.window == 0 || p.window > IOMMU_GEN_WINDOW_MAX)
-        return bad("window", "'" + s + "' out of range (1 byte .. 1T)");
+        return ck.bad("window", "'" + s + "' out of range (1 byte .. 1T)");
     s = vm["size"].as<std::string>();
     if (!parse_bytes(s, p.size))
-        return bad("size", "bad byte count '" + s + "' (expected e.g. 64, 4K)");
+        return ck.bad("size", "bad byte count '" + s + "' (expected e.g. 64, 4K)");
     if (p.size == 0 || (p.size & (p.size - 1)))
-        return bad("size", "'" + s + "' is not a power of two");
+        return ck.bad("size", "'" + s + "' is not a power of two");
     if (p.size > p.window)
-        return bad("size", "'" + s + "' is larger than the window (" +
+        return ck.bad("size", "'" + s + "' is larger than the window (" +
                                vm["window"].as<std::string>() + ")");
     if (p.size > 0xFFFFFFFFull)
-        return bad("size", "'" + s + "' out of range (max 2G)");
+        return ck.bad("size", "'" + s + "' out of range (max 2G)");
     s = vm["count"].as<std::string>();
     if (!parse_bytes(s, p.count) || s.find_first_of("KMGkmg") != std::string::npos)
-        return bad("count", "bad number '" + s + "'");
+        return ck.bad("count", "bad number '" + s + "'");
     if (p.count == 0)
-        return bad("count", "must be >= 1");
+        return ck.bad("count", "must be >= 1");
     s = vm["page"].as<std::string>();
     if (s == "4K") p.page_shift = IOMMU_PAGE_SHIFT_4K;
     else if (s == "2M") p.page_shift = IOMMU_PAGE_SHIFT_2M;
     else if (s == "1G") p.page_shift = IOMMU_PAGE_SHIFT_1G;
-    else return bad("page", "'" + s + "' is not 4K, 2M or 1G");
+    else return ck.bad("page", "'" + s + "' is not 4K, 2M or 1G");
     s = vm["op"].as<std::string>();
     if (s == "read") p.op = IOMMU_ACC_R;
     else if (s == "write") p.op = IOMMU_ACC_W;
-    else return bad("op", "'" + s + "' is not read or write");
+    else return ck.bad("op", "'" + s + "' is not read or write");
     s = vm["seed"].as<std::string>();
     if (!parse_bytes(s, p.seed) || s.find_first_of("KMGkmg") != std::string::npos)
-        return bad("seed", "bad number '" + s + "'");
+        return ck.bad("seed", "bad number '" + s + "'");
     return checked_generator(
         prog, vm["output"].as<std::string>(),
         [&](char *reason, size_t n) { return iommu_gen_window_params_validate(&p, reason, n); },
@@ -721,56 +761,40 @@ int cmd_gen_buffers(int argc, char **argv)
                            "The same options give the same file, byte for byte.");
     if (rc >= 0)
         return rc;
-    auto bad = [&](const char *opt, const std::string &msg) {
-        std::fprintf(stderr, "%s: --%s: %s\n", prog, opt, msg.c_str());
-        return EXIT_BADINPUT;
-    };
-    // a plain number (no K/M/G) within [lo, hi]
-    auto number = [&](const char *opt, uint64_t lo, uint64_t hi, uint64_t &out) {
-        std::string v = vm[opt].as<std::string>();
-        if (!parse_bytes(v, out) || v.find_first_of("KMGkmg") != std::string::npos) {
-            bad(opt, "bad number '" + v + "'");
-            return false;
-        }
-        if (out < lo || out > hi) {
-            bad(opt, "'" + v + "' out of range (" + std::to_string(lo) + " .. " + std::to_string(hi) + ")");
-            return false;
-        }
-        return true;
-    };
+    const OptCheck ck{prog, vm};
     iommu_gen_buffers_params p;
     iommu_gen_buffers_params_default(&p);
     uint64_t v;
-    if (!number("count", 1, UINT64_MAX, p.count))
+    if (!ck.number("count", 1, UINT64_MAX, p.count))
         return EXIT_BADINPUT;
     std::string s = vm["size"].as<std::string>();
     if (!parse_bytes(s, p.size))
-        return bad("size", "bad byte count '" + s + "' (expected e.g. 1500, 2K)");
+        return ck.bad("size", "bad byte count '" + s + "' (expected e.g. 1500, 2K)");
     if (p.size == 0 || p.size > 0xFFFFFFFFull)
-        return bad("size", "'" + s + "' out of range (1 .. 4294967295 bytes)");
-    if (!number("sg", 1, IOMMU_GEN_BUF_SG_MAX, v))
+        return ck.bad("size", "'" + s + "' out of range (1 .. 4294967295 bytes)");
+    if (!ck.number("sg", 1, IOMMU_GEN_BUF_SG_MAX, v))
         return EXIT_BADINPUT;
     p.sg = unsigned(v);
     if (p.sg > p.size)
-        return bad("sg", "'" + vm["sg"].as<std::string>() + "' segments for " + s +
+        return ck.bad("sg", "'" + vm["sg"].as<std::string>() + "' segments for " + s +
                              " bytes (each segment needs at least one byte)");
-    if (!number("seed", 0, UINT64_MAX, p.seed))
+    if (!ck.number("seed", 0, UINT64_MAX, p.seed))
         return EXIT_BADINPUT;
-    if (!number("ring", 1, IOMMU_GEN_BUF_RING_MAX, v))
+    if (!ck.number("ring", 1, IOMMU_GEN_BUF_RING_MAX, v))
         return EXIT_BADINPUT;
     p.ring = unsigned(v);
-    if (!number("devices", 1, IOMMU_GEN_BUF_DEVICES_MAX, v))
+    if (!ck.number("devices", 1, IOMMU_GEN_BUF_DEVICES_MAX, v))
         return EXIT_BADINPUT;
     p.devices = unsigned(v);
     s = vm["dir"].as<std::string>();
     if (s == "rx") p.dir = IOMMU_ACC_W;
     else if (s == "tx") p.dir = IOMMU_ACC_R;
-    else return bad("dir", "'" + s + "' is not rx or tx");
+    else return ck.bad("dir", "'" + s + "' is not rx or tx");
     s = vm["headroom"].as<std::string>();
     if (!parse_bytes(s, p.headroom))
-        return bad("headroom", "bad byte count '" + s + "'");
+        return ck.bad("headroom", "bad byte count '" + s + "'");
     if (p.headroom > 4095)
-        return bad("headroom", "'" + s + "' out of range (0 .. 4095 bytes)");
+        return ck.bad("headroom", "'" + s + "' out of range (0 .. 4095 bytes)");
     return checked_generator(
         prog, vm["output"].as<std::string>(),
         [&](char *reason, size_t n) { return iommu_gen_buffers_params_validate(&p, reason, n); },
@@ -822,67 +846,35 @@ int cmd_gen_irq(int argc, char **argv)
                            "The same options give the same file, byte for byte.");
     if (rc >= 0)
         return rc;
-    auto bad = [&](const char *opt, const std::string &msg) {
-        std::fprintf(stderr, "%s: --%s: %s\n", prog, opt, msg.c_str());
-        return EXIT_BADINPUT;
-    };
-    auto given = [&](const char *opt) { return vm.count(opt) && !vm[opt].defaulted(); };
-    // a plain number (no K/M/G) within [lo, hi]
-    auto number = [&](const char *opt, uint64_t lo, uint64_t hi, uint64_t &out) {
-        std::string v = vm[opt].as<std::string>();
-        if (!parse_bytes(v, out) || v.find_first_of("KMGkmg") != std::string::npos) {
-            bad(opt, "bad number '" + v + "'");
-            return false;
-        }
-        if (out < lo || out > hi) {
-            bad(opt, "'" + v + "' out of range (" + std::to_string(lo) + " .. " + std::to_string(hi) + ")");
-            return false;
-        }
-        return true;
-    };
-    // a decimal number (2e5, 0.25 are fine) within [lo, hi]; lo_text/hi_text as shown
-    auto real = [&](const char *opt, double lo, double hi, const char *range, double &out) {
-        std::string v = vm[opt].as<std::string>();
-        char *end = nullptr;
-        out = v.empty() || std::isspace((unsigned char)v[0]) ? NAN : std::strtod(v.c_str(), &end);
-        if (v.empty() || !end || *end || !std::isfinite(out)) {
-            bad(opt, "bad number '" + v + "'");
-            return false;
-        }
-        if (out < lo || out > hi) {
-            bad(opt, "'" + v + "' out of range (" + range + ")");
-            return false;
-        }
-        return true;
-    };
+    const OptCheck ck{prog, vm};
     iommu_irq_gen_params p;
     iommu_irq_gen_params_default(&p);
     uint64_t v;
     std::string s = vm["pattern"].as<std::string>();
     if (s == "nvme") p.pattern = IOMMU_IRQ_NVME;
     else if (s == "nic") p.pattern = IOMMU_IRQ_NIC;
-    else return bad("pattern", "'" + s + "' is not nvme or nic");
-    if (!number("count", 1, UINT64_MAX, p.count))
+    else return ck.bad("pattern", "'" + s + "' is not nvme or nic");
+    if (!ck.number("count", 1, UINT64_MAX, p.count))
         return EXIT_BADINPUT;
-    if (!number("cpus", 1, IOMMU_IRQ_GEN_CPUS_MAX, v))
+    if (!ck.number("cpus", 1, IOMMU_IRQ_GEN_CPUS_MAX, v))
         return EXIT_BADINPUT;
     p.cpus = uint32_t(v);
-    if (given("queues")) {
-        if (!number("queues", 1, IOMMU_IRQ_GEN_QUEUES_MAX, v))
+    if (ck.given("queues")) {
+        if (!ck.number("queues", 1, IOMMU_IRQ_GEN_QUEUES_MAX, v))
             return EXIT_BADINPUT;
         p.queues = uint32_t(v);
     }
-    if (!number("migrate-every", 0, UINT64_MAX, p.migrate_every))
+    if (!ck.number("migrate-every", 0, UINT64_MAX, p.migrate_every))
         return EXIT_BADINPUT;
     p.vm = vm["vm"].as<bool>();
     for (const char *opt : {"halted", "preempted", "preempt-us"})
-        if (given(opt) && !p.vm) {
+        if (ck.given(opt) && !p.vm) {
             std::fprintf(stderr, "%s: --%s needs --vm\n", prog, opt);
             return EXIT_BADINPUT;
         }
-    if (given("halted") && !real("halted", 0, 1, "0 .. 1", p.p_halted))
+    if (ck.given("halted") && !ck.real("halted", 0, 1, "0 .. 1", p.p_halted))
         return EXIT_BADINPUT;
-    if (given("preempted") && !real("preempted", 0, 1, "0 .. 1", p.p_preempted))
+    if (ck.given("preempted") && !ck.real("preempted", 0, 1, "0 .. 1", p.p_preempted))
         return EXIT_BADINPUT;
     if (p.p_halted + p.p_preempted > 1.0 + 1e-12) {
         char buf[160];
@@ -891,41 +883,41 @@ int cmd_gen_irq(int argc, char **argv)
         std::fputs(buf, stderr);
         return EXIT_BADINPUT;
     }
-    if (given("preempt-us")) {
-        if (!number("preempt-us", 1, 1000000000, v))
+    if (ck.given("preempt-us")) {
+        if (!ck.number("preempt-us", 1, 1000000000, v))
             return EXIT_BADINPUT;
         p.preempt_ns = v * 1000;
     }
     const char *nvme_only[] = {"coalesce", "coalesce-us"}, *nic_only[] = {"napi-us", "tx-batch"};
     for (const char *opt : nvme_only)
-        if (given(opt) && p.pattern != IOMMU_IRQ_NVME)
-            return bad(opt, "applies to --pattern nvme only");
+        if (ck.given(opt) && p.pattern != IOMMU_IRQ_NVME)
+            return ck.bad(opt, "applies to --pattern nvme only");
     for (const char *opt : nic_only)
-        if (given(opt) && p.pattern != IOMMU_IRQ_NIC)
-            return bad(opt, "applies to --pattern nic only");
-    if (given("coalesce")) {
-        if (!number("coalesce", 1, IOMMU_IRQ_GEN_COALESCE_MAX, v))
+        if (ck.given(opt) && p.pattern != IOMMU_IRQ_NIC)
+            return ck.bad(opt, "applies to --pattern nic only");
+    if (ck.given("coalesce")) {
+        if (!ck.number("coalesce", 1, IOMMU_IRQ_GEN_COALESCE_MAX, v))
             return EXIT_BADINPUT;
         p.coalesce = uint32_t(v);
     }
-    if (given("coalesce-us")) {
-        if (!number("coalesce-us", 0, IOMMU_IRQ_GEN_COALESCE_NS_MAX / 1000, v))
+    if (ck.given("coalesce-us")) {
+        if (!ck.number("coalesce-us", 0, IOMMU_IRQ_GEN_COALESCE_NS_MAX / 1000, v))
             return EXIT_BADINPUT;
         p.coalesce_ns = v * 1000;
     }
-    if (given("rate") && !real("rate", 1, IOMMU_IRQ_GEN_RATE_MAX, "1 .. 1e9 per second", p.rate))
+    if (ck.given("rate") && !ck.real("rate", 1, IOMMU_IRQ_GEN_RATE_MAX, "1 .. 1e9 per second", p.rate))
         return EXIT_BADINPUT;
-    if (given("napi-us")) {
-        if (!number("napi-us", 0, IOMMU_IRQ_GEN_NAPI_NS_MAX / 1000, v))
+    if (ck.given("napi-us")) {
+        if (!ck.number("napi-us", 0, IOMMU_IRQ_GEN_NAPI_NS_MAX / 1000, v))
             return EXIT_BADINPUT;
         p.napi_ns = v * 1000;
     }
-    if (given("tx-batch")) {
-        if (!number("tx-batch", 1, IOMMU_IRQ_GEN_TX_BATCH_MAX, v))
+    if (ck.given("tx-batch")) {
+        if (!ck.number("tx-batch", 1, IOMMU_IRQ_GEN_TX_BATCH_MAX, v))
             return EXIT_BADINPUT;
         p.tx_batch = uint32_t(v);
     }
-    if (!number("seed", 0, UINT64_MAX, p.seed))
+    if (!ck.number("seed", 0, UINT64_MAX, p.seed))
         return EXIT_BADINPUT;
     return checked_generator(
         prog, vm["output"].as<std::string>(),

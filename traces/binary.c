@@ -270,24 +270,13 @@ static inline uint64_t get_varint(struct cur *c)
     return 0;
 }
 
-static int dfail(char *reason, size_t size, const char *fmt, ...)
-{
-    if (reason && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(reason, size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* Narrows a decoded number; false (with the reason) if it does not fit. */
 static bool fits(uint64_t v, uint64_t max, const char *ev, const char *key, char *reason,
                  size_t size)
 {
     if (v <= max)
         return true;
-    dfail(reason, size, "%s: %s %llu out of range (max %llu)", ev, key, (unsigned long long)v,
+    iommu_reason_fail(reason, size, "%s: %s %llu out of range (max %llu)", ev, key, (unsigned long long)v,
          (unsigned long long)max);
     return false;
 }
@@ -304,18 +293,18 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
         if (c.short_)
             return 0;
         if (c.bad)
-            return dfail(reason, size, "end record: bad varint");
+            return iommu_reason_fail(reason, size, "end record: bad varint");
         iommu_trace_event_init(ev, 0);
         ev->len = count;
         return (long)(c.p - p);
     }
     const char *en = iommu_ev_name(type);
     if (!en)
-        return dfail(reason, size, "unknown event type 0x%02x", (unsigned)type);
+        return iommu_reason_fail(reason, size, "unknown event type 0x%02x", (unsigned)type);
     iommu_trace_event_init(ev, type);
     uint8_t flags = get_u8(&c);
     if (flags & ~IOMMU_EVF_ALL)
-        return c.short_ ? 0 : dfail(reason, size, "%s: undefined flag bits 0x%02x", en,
+        return c.short_ ? 0 : iommu_reason_fail(reason, size, "%s: undefined flag bits 0x%02x", en,
                                    (unsigned)flags);
     ev->flags = flags;
     uint64_t time = 0, v, handle = st->prev_handle;
@@ -356,7 +345,7 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
         ev->len = get_varint(&c);
         uint8_t attr = get_u8(&c);
         if (!c.short_ && (attr & 0x80 || ((attr >> 3) & 3) == 3))
-            return dfail(reason, size, "map: bad attribute byte 0x%02x", (unsigned)attr);
+            return iommu_reason_fail(reason, size, "map: bad attribute byte 0x%02x", (unsigned)attr);
         ev->access = attr & 7;
         ev->page_shift = (uint8_t)(((attr >> 3) & 3) == 0   ? IOMMU_PAGE_SHIFT_4K
                                    : ((attr >> 3) & 3) == 1 ? IOMMU_PAGE_SHIFT_2M
@@ -376,7 +365,7 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
         ev->sid = get_u16(&c);
         uint8_t attr = get_u8(&c);
         if (!c.short_ && (attr & 0xC0))
-            return dfail(reason, size, "dma: bad attribute byte 0x%02x", (unsigned)attr);
+            return iommu_reason_fail(reason, size, "dma: bad attribute byte 0x%02x", (unsigned)attr);
         ev->access = attr & 0xF;
         ev->ats = (attr >> 4) & 3;
         if (flags & IOMMU_EVF_HANDLE) {
@@ -401,7 +390,7 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
             return 0;
         const struct iommu_inv_fields *f = iommu_trace_inv_fields(ev->inv_type);
         if (!f)
-            return dfail(reason, size, "inv: unknown type %u", (unsigned)ev->inv_type);
+            return iommu_reason_fail(reason, size, "inv: unknown type %u", (unsigned)ev->inv_type);
         unsigned any = (unsigned)(f->need | f->opt);
         if (any & IOMMU_INVF_DID) {
             v = get_varint(&c);
@@ -467,7 +456,7 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
         ev->len = get_varint(&c);
         uint8_t perm = get_u8(&c);
         if (!c.short_ && (perm & ~(IOMMU_ACC_R | IOMMU_ACC_W)))
-            return dfail(reason, size, "dma_map: bad perm byte 0x%02x", (unsigned)perm);
+            return iommu_reason_fail(reason, size, "dma_map: bad perm byte 0x%02x", (unsigned)perm);
         ev->access = perm;
         v = get_varint(&c);
         if (!c.short_ && !c.bad && !fits(v, 0xFFFFFFFFull, en, "cpu", reason, size)) return -1;
@@ -487,7 +476,7 @@ long iommu_bin_decode(struct iommu_bin_state *st, const uint8_t *p, const uint8_
     if (c.short_)
         return 0;
     if (c.bad)
-        return dfail(reason, size, "%s: bad varint (longer than 64 bits)", en);
+        return iommu_reason_fail(reason, size, "%s: bad varint (longer than 64 bits)", en);
     if (iommu_trace_event_check(ev, reason, size))
         return -1;
     /* commit the delta state only for a whole, valid record */

@@ -121,17 +121,6 @@ static unsigned flags_allowed(const struct iommu_trace_event *ev)
     }
 }
 
-static int fail(char *reason, size_t size, const char *fmt, ...)
-{
-    if (reason && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(reason, size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static const char *flag_name(unsigned bit)
 {
     switch (bit) {
@@ -157,27 +146,27 @@ int iommu_trace_event_check(const struct iommu_trace_event *ev, char *reason, si
 {
     const char *name = iommu_ev_name(ev->type);
     if (!name)
-        return fail(reason, size, "unknown event type %u", (unsigned)ev->type);
+        return iommu_reason_fail(reason, size, "unknown event type %u", (unsigned)ev->type);
     if (ev->type == IOMMU_EV_INV && !iommu_trace_inv_fields(ev->inv_type))
-        return fail(reason, size, "inv: unknown type %u", (unsigned)ev->inv_type);
+        return iommu_reason_fail(reason, size, "inv: unknown type %u", (unsigned)ev->inv_type);
     unsigned bad = ev->flags & ~flags_allowed(ev);
     if (bad) {
         if (bad & ~IOMMU_EVF_ALL)
-            return fail(reason, size, "%s: undefined flag bits 0x%x", name, bad);
+            return iommu_reason_fail(reason, size, "%s: undefined flag bits 0x%x", name, bad);
         unsigned bit = bad & -bad;
         if (ev->type == IOMMU_EV_INV)
-            return fail(reason, size, "inv: type=%s takes no %s", inv_names[ev->inv_type],
+            return iommu_reason_fail(reason, size, "inv: type=%s takes no %s", inv_names[ev->inv_type],
                         flag_name(bit));
-        return fail(reason, size, "%s: takes no %s", name, flag_name(bit));
+        return iommu_reason_fail(reason, size, "%s: takes no %s", name, flag_name(bit));
     }
     if ((ev->flags & IOMMU_EVF_PASID) && ev->pasid > IOMMU_PASID_MAX)
-        return fail(reason, size, "%s: pasid %u out of range (max %u)", name,
+        return iommu_reason_fail(reason, size, "%s: pasid %u out of range (max %u)", name,
                     (unsigned)ev->pasid, IOMMU_PASID_MAX);
 
     switch (ev->type) {
     case IOMMU_EV_ATTACH:
         if (ev->mode > 3)
-            return fail(reason, size, "attach: mode %u out of range (sl, fl, nested, pt)",
+            return iommu_reason_fail(reason, size, "attach: mode %u out of range (sl, fl, nested, pt)",
                         (unsigned)ev->mode);
         return 0;
     case IOMMU_EV_DETACH:
@@ -185,75 +174,75 @@ int iommu_trace_event_check(const struct iommu_trace_event *ev, char *reason, si
     case IOMMU_EV_MAP: {
         const char *page = iommu_trace_page_name(ev->page_shift);
         if (!ev->access || (ev->access & ~(IOMMU_ACC_R | IOMMU_ACC_W | IOMMU_ACC_X)))
-            return fail(reason, size, "map: perm must be a non-empty subset of rwx (bits 0x%x)",
+            return iommu_reason_fail(reason, size, "map: perm must be a non-empty subset of rwx (bits 0x%x)",
                         (unsigned)ev->access);
         if (!page)
-            return fail(reason, size, "map: page size 2^%u is not 4K, 2M or 1G",
+            return iommu_reason_fail(reason, size, "map: page size 2^%u is not 4K, 2M or 1G",
                         (unsigned)ev->page_shift);
         if (ev->stage > 2)
-            return fail(reason, size, "map: stage %u out of range (1 or 2)", (unsigned)ev->stage);
+            return iommu_reason_fail(reason, size, "map: stage %u out of range (1 or 2)", (unsigned)ev->stage);
         if (!ev->len)
-            return fail(reason, size, "map: len must be > 0");
+            return iommu_reason_fail(reason, size, "map: len must be > 0");
         uint64_t mask = (1ull << ev->page_shift) - 1;
         if (ev->iova & mask)
-            return fail(reason, size, "map: iova 0x%llx not aligned to the %s page size",
+            return iommu_reason_fail(reason, size, "map: iova 0x%llx not aligned to the %s page size",
                         (unsigned long long)ev->iova, page);
         if (ev->pa & mask)
-            return fail(reason, size, "map: pa 0x%llx not aligned to the %s page size",
+            return iommu_reason_fail(reason, size, "map: pa 0x%llx not aligned to the %s page size",
                         (unsigned long long)ev->pa, page);
         if (ev->len & mask)
-            return fail(reason, size, "map: len 0x%llx not a multiple of the %s page size",
+            return iommu_reason_fail(reason, size, "map: len 0x%llx not a multiple of the %s page size",
                         (unsigned long long)ev->len, page);
         if (range_wraps(ev->iova, ev->len))
-            return fail(reason, size, "map: iova + len wraps past 2^64");
+            return iommu_reason_fail(reason, size, "map: iova + len wraps past 2^64");
         if (range_wraps(ev->pa, ev->len))
-            return fail(reason, size, "map: pa + len wraps past 2^64");
+            return iommu_reason_fail(reason, size, "map: pa + len wraps past 2^64");
         return 0;
     }
     case IOMMU_EV_UNMAP:
         if (ev->stage > 2)
-            return fail(reason, size, "unmap: stage %u out of range (1 or 2)",
+            return iommu_reason_fail(reason, size, "unmap: stage %u out of range (1 or 2)",
                         (unsigned)ev->stage);
         if (!ev->len)
-            return fail(reason, size, "unmap: len must be > 0");
+            return iommu_reason_fail(reason, size, "unmap: len must be > 0");
         if (ev->iova & 0xFFF)
-            return fail(reason, size, "unmap: iova 0x%llx not 4K-aligned",
+            return iommu_reason_fail(reason, size, "unmap: iova 0x%llx not 4K-aligned",
                         (unsigned long long)ev->iova);
         if (ev->len & 0xFFF)
-            return fail(reason, size, "unmap: len 0x%llx not a multiple of 4K",
+            return iommu_reason_fail(reason, size, "unmap: len 0x%llx not a multiple of 4K",
                         (unsigned long long)ev->len);
         if (range_wraps(ev->iova, ev->len))
-            return fail(reason, size, "unmap: iova + len wraps past 2^64");
+            return iommu_reason_fail(reason, size, "unmap: iova + len wraps past 2^64");
         return 0;
     case IOMMU_EV_DMA: { /* also in iommu_bin_decode_dma_fast and iommu_bin_dma_attr_word */
         unsigned rw = ev->access & (IOMMU_ACC_R | IOMMU_ACC_W);
         if (ev->access & ~(IOMMU_ACC_R | IOMMU_ACC_W | IOMMU_ACC_X | IOMMU_ACC_PRIV))
-            return fail(reason, size, "dma: undefined access bits 0x%x", (unsigned)ev->access);
+            return iommu_reason_fail(reason, size, "dma: undefined access bits 0x%x", (unsigned)ev->access);
         if (rw != IOMMU_ACC_R && rw != IOMMU_ACC_W)
-            return fail(reason, size, "dma: access must be exactly one of read or write");
+            return iommu_reason_fail(reason, size, "dma: access must be exactly one of read or write");
         if ((ev->access & IOMMU_ACC_X) && rw != IOMMU_ACC_R)
-            return fail(reason, size, "dma: x (execute) needs op=r");
+            return iommu_reason_fail(reason, size, "dma: x (execute) needs op=r");
         if (ev->ats > IOMMU_ATS_TRANSLATED)
-            return fail(reason, size, "dma: ats %u out of range", (unsigned)ev->ats);
+            return iommu_reason_fail(reason, size, "dma: ats %u out of range", (unsigned)ev->ats);
         if (!ev->len)
-            return fail(reason, size, "dma: len must be > 0");
+            return iommu_reason_fail(reason, size, "dma: len must be > 0");
         if (ev->len > 0xFFFFFFFFull)
-            return fail(reason, size, "dma: len %llu out of range (max 4294967295)",
+            return iommu_reason_fail(reason, size, "dma: len %llu out of range (max 4294967295)",
                         (unsigned long long)ev->len);
         if (range_wraps(ev->iova, ev->len))
-            return fail(reason, size, (ev->flags & IOMMU_EVF_HANDLE)
+            return iommu_reason_fail(reason, size, (ev->flags & IOMMU_EVF_HANDLE)
                                           ? "dma: off + len wraps past 2^64"
                                           : "dma: iova + len wraps past 2^64");
         return 0;
     }
     case IOMMU_EV_DMA_MAP:
         if (!ev->access || (ev->access & ~(IOMMU_ACC_R | IOMMU_ACC_W)))
-            return fail(reason, size, "dma_map: perm must be r, w or rw (bits 0x%x)",
+            return iommu_reason_fail(reason, size, "dma_map: perm must be r, w or rw (bits 0x%x)",
                         (unsigned)ev->access);
         if (!ev->len)
-            return fail(reason, size, "dma_map: len must be > 0");
+            return iommu_reason_fail(reason, size, "dma_map: len must be > 0");
         if (range_wraps(ev->pa, ev->len))
-            return fail(reason, size, "dma_map: pa + len wraps past 2^64");
+            return iommu_reason_fail(reason, size, "dma_map: pa + len wraps past 2^64");
         return 0;
     case IOMMU_EV_DMA_UNMAP:
         return 0;
@@ -261,52 +250,52 @@ int iommu_trace_event_check(const struct iommu_trace_event *ev, char *reason, si
         const struct iommu_inv_fields *f = &inv_fields[ev->inv_type];
         const char *tn = inv_names[ev->inv_type];
         if ((f->need & IOMMU_INVF_PASID) && !(ev->flags & IOMMU_EVF_PASID))
-            return fail(reason, size, "inv: type=%s needs pasid", tn);
+            return iommu_reason_fail(reason, size, "inv: type=%s needs pasid", tn);
         if ((f->need & IOMMU_INVF_ADDR) && !(ev->flags & IOMMU_EVF_ADDR))
-            return fail(reason, size, "inv: type=%s needs addr", tn);
+            return iommu_reason_fail(reason, size, "inv: type=%s needs addr", tn);
         if ((ev->flags & IOMMU_EVF_IH) && !(ev->flags & IOMMU_EVF_ADDR))
-            return fail(reason, size, "inv: ih needs addr");
+            return iommu_reason_fail(reason, size, "inv: ih needs addr");
         if (ev->flags & IOMMU_EVF_ADDR) {
             if (ev->am > IOMMU_TRACE_AM_MAX)
-                return fail(reason, size, "inv: am %u out of range (max %u)", (unsigned)ev->am,
+                return iommu_reason_fail(reason, size, "inv: am %u out of range (max %u)", (unsigned)ev->am,
                             IOMMU_TRACE_AM_MAX);
             if (ev->iova & ((4096ull << ev->am) - 1))
-                return fail(reason, size, "inv: addr 0x%llx not aligned to 2^am pages (am=%u)",
+                return iommu_reason_fail(reason, size, "inv: addr 0x%llx not aligned to 2^am pages (am=%u)",
                             (unsigned long long)ev->iova, (unsigned)ev->am);
         }
         if (f->need & IOMMU_INVF_INDEX) {
             if (ev->index > IOMMU_TRACE_INDEX_MAX)
-                return fail(reason, size, "inv: index %u out of range (max %u)",
+                return iommu_reason_fail(reason, size, "inv: index %u out of range (max %u)",
                             (unsigned)ev->index, IOMMU_TRACE_INDEX_MAX);
             if (ev->am > IOMMU_TRACE_IEC_AM_MAX)
-                return fail(reason, size, "inv: am %u out of range (max %u)", (unsigned)ev->am,
+                return iommu_reason_fail(reason, size, "inv: am %u out of range (max %u)", (unsigned)ev->am,
                             IOMMU_TRACE_IEC_AM_MAX);
             if (ev->index & ((1u << ev->am) - 1))
-                return fail(reason, size, "inv: index %u not aligned to 2^am entries (am=%u)",
+                return iommu_reason_fail(reason, size, "inv: index %u not aligned to 2^am entries (am=%u)",
                             (unsigned)ev->index, (unsigned)ev->am);
         }
         return 0;
     }
     case IOMMU_EV_MSI:
         if (ev->pa < IOMMU_IRQ_RANGE_BASE || ev->pa > IOMMU_IRQ_RANGE_LAST)
-            return fail(reason, size,
+            return iommu_reason_fail(reason, size,
                         "msi: addr 0x%llx outside the interrupt range 0xfee00000-0xfeefffff",
                         (unsigned long long)ev->pa);
         if (!ev->ios)
-            return fail(reason, size, "msi: ios must be >= 1");
+            return iommu_reason_fail(reason, size, "msi: ios must be >= 1");
         return 0;
     case IOMMU_EV_IRTE:
         if (ev->index > IOMMU_TRACE_INDEX_MAX)
-            return fail(reason, size, "irte: index %u out of range (max %u)",
+            return iommu_reason_fail(reason, size, "irte: index %u out of range (max %u)",
                         (unsigned)ev->index, IOMMU_TRACE_INDEX_MAX);
         return 0;
     case IOMMU_EV_SCHED:
         if (ev->state > IOMMU_SCHED_PREEMPT)
-            return fail(reason, size, "sched: state %u out of range (0 stop, 1 run, 2 preempt)",
+            return iommu_reason_fail(reason, size, "sched: state %u out of range (0 stop, 1 run, 2 preempt)",
                         (unsigned)ev->state);
         return 0;
     default:
-        return fail(reason, size, "unknown event type %u", (unsigned)ev->type);
+        return iommu_reason_fail(reason, size, "unknown event type %u", (unsigned)ev->type);
     }
 }
 

@@ -67,38 +67,27 @@ void iommu_gen_window_params_default(struct iommu_gen_window_params *p)
     p->seed = 1;
 }
 
-static enum iommu_status bad(char *reason, size_t size, const char *fmt, ...)
-{
-    if (reason && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(reason, size, fmt, ap);
-        va_end(ap);
-    }
-    return IOMMU_ERR_INVAL;
-}
-
 enum iommu_status iommu_gen_window_params_validate(const struct iommu_gen_window_params *p,
                                                    char *reason, size_t size)
 {
     if (p->window == 0 || p->window > IOMMU_GEN_WINDOW_MAX)
-        return bad(reason, size, "window %llu out of range (1 .. %llu bytes)",
+        return iommu_reason_inval(reason, size, "window %llu out of range (1 .. %llu bytes)",
                    (unsigned long long)p->window, (unsigned long long)IOMMU_GEN_WINDOW_MAX);
     if (p->size == 0 || (p->size & (p->size - 1)))
-        return bad(reason, size, "size %llu is not a power of two", (unsigned long long)p->size);
+        return iommu_reason_inval(reason, size, "size %llu is not a power of two", (unsigned long long)p->size);
     if (p->size > p->window)
-        return bad(reason, size, "size %llu is larger than the window (%llu bytes)",
+        return iommu_reason_inval(reason, size, "size %llu is larger than the window (%llu bytes)",
                    (unsigned long long)p->size, (unsigned long long)p->window);
     if (p->size > 0xFFFFFFFFull)
-        return bad(reason, size, "size %llu out of range (max 4294967295)",
+        return iommu_reason_inval(reason, size, "size %llu out of range (max 4294967295)",
                    (unsigned long long)p->size);
     if (p->count == 0)
-        return bad(reason, size, "count must be >= 1");
+        return iommu_reason_inval(reason, size, "count must be >= 1");
     if (p->page_shift != IOMMU_PAGE_SHIFT_4K && p->page_shift != IOMMU_PAGE_SHIFT_2M &&
         p->page_shift != IOMMU_PAGE_SHIFT_1G)
-        return bad(reason, size, "page size 2^%u is not 4K, 2M or 1G", p->page_shift);
+        return iommu_reason_inval(reason, size, "page size 2^%u is not 4K, 2M or 1G", p->page_shift);
     if (p->op != IOMMU_ACC_R && p->op != IOMMU_ACC_W)
-        return bad(reason, size, "op must be read or write");
+        return iommu_reason_inval(reason, size, "op must be read or write");
     return IOMMU_OK;
 }
 
@@ -166,30 +155,30 @@ enum iommu_status iommu_gen_buffers_params_validate(const struct iommu_gen_buffe
                                                     char *reason, size_t size)
 {
     if (p->count == 0)
-        return bad(reason, size, "count must be >= 1");
+        return iommu_reason_inval(reason, size, "count must be >= 1");
     if (p->size == 0 || p->size > 0xFFFFFFFFull)
-        return bad(reason, size, "size %llu out of range (1 .. 4294967295 bytes)",
+        return iommu_reason_inval(reason, size, "size %llu out of range (1 .. 4294967295 bytes)",
                    (unsigned long long)p->size);
     if (p->sg == 0 || p->sg > IOMMU_GEN_BUF_SG_MAX)
-        return bad(reason, size, "sg %u out of range (1 .. %u)", p->sg, IOMMU_GEN_BUF_SG_MAX);
+        return iommu_reason_inval(reason, size, "sg %u out of range (1 .. %u)", p->sg, IOMMU_GEN_BUF_SG_MAX);
     if (p->sg > p->size)
-        return bad(reason, size, "sg %u is more segments than the size has bytes (%llu)", p->sg,
+        return iommu_reason_inval(reason, size, "sg %u is more segments than the size has bytes (%llu)", p->sg,
                    (unsigned long long)p->size);
     if (p->ring == 0 || p->ring > IOMMU_GEN_BUF_RING_MAX)
-        return bad(reason, size, "ring %u out of range (1 .. %u)", p->ring,
+        return iommu_reason_inval(reason, size, "ring %u out of range (1 .. %u)", p->ring,
                    IOMMU_GEN_BUF_RING_MAX);
     if (p->devices == 0 || p->devices > IOMMU_GEN_BUF_DEVICES_MAX)
-        return bad(reason, size, "devices %u out of range (1 .. %u)", p->devices,
+        return iommu_reason_inval(reason, size, "devices %u out of range (1 .. %u)", p->devices,
                    IOMMU_GEN_BUF_DEVICES_MAX);
     uint64_t live = (uint64_t)p->ring * p->devices * p->sg;
     if (live > IOMMU_GEN_BUF_LIVE_MAX)
-        return bad(reason, size,
+        return iommu_reason_inval(reason, size,
                    "ring * devices * sg = %llu segments mapped at once, more than %u",
                    (unsigned long long)live, IOMMU_GEN_BUF_LIVE_MAX);
     if (p->dir != IOMMU_ACC_R && p->dir != IOMMU_ACC_W)
-        return bad(reason, size, "dir must be rx (device writes) or tx (device reads)");
+        return iommu_reason_inval(reason, size, "dir must be rx (device writes) or tx (device reads)");
     if (p->headroom > 4095)
-        return bad(reason, size, "headroom %llu out of range (0 .. 4095 bytes)",
+        return iommu_reason_inval(reason, size, "headroom %llu out of range (0 .. 4095 bytes)",
                    (unsigned long long)p->headroom);
     return IOMMU_OK;
 }

@@ -188,17 +188,6 @@ static const char *quote(char *dst, size_t size, const char *s, size_t n)
     return dst;
 }
 
-static int failf(char *reason, size_t size, const char *fmt, ...)
-{
-    if (reason && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(reason, size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* ---- values --------------------------------------------------------------------------- */
 enum { NUM_OK = 0, NUM_BAD = -1, NUM_RANGE = -2 };
 
@@ -326,7 +315,7 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
         p++;
     unsigned type = lookup_event(tok, (size_t)(p - tok));
     if (!type)
-        return failf(reason, reason_size, "unknown event '%s'",
+        return iommu_reason_fail(reason, reason_size, "unknown event '%s'",
                      quote(q, sizeof q, tok, (size_t)(p - tok)));
     const char *en = iommu_ev_name(type);
     iommu_trace_event_init(ev, type);
@@ -349,14 +338,14 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
         }
         int k = lookup_key(tok, (size_t)(kend - tok));
         if (k < 0 || !(allowed & B(k)))
-            return failf(reason, reason_size, "%s: unknown key '%s'", en,
+            return iommu_reason_fail(reason, reason_size, "%s: unknown key '%s'", en,
                          quote(q, sizeof q, tok, (size_t)(kend - tok)));
         if (seen & B(k))
-            return failf(reason, reason_size, "%s: duplicate key '%s'", en, key_names[k]);
+            return iommu_reason_fail(reason, reason_size, "%s: duplicate key '%s'", en, key_names[k]);
         seen |= B(k);
         if (B(k) & K_BARE) {
             if (eqs)
-                return failf(reason, reason_size, "%s: '%s' takes no value", en, key_names[k]);
+                return iommu_reason_fail(reason, reason_size, "%s: '%s' takes no value", en, key_names[k]);
             if (k == K_X) ev->access |= IOMMU_ACC_X;
             else if (k == K_PRIV) ev->access |= IOMMU_ACC_PRIV;
             else if (k == K_MORE) ev->flags |= IOMMU_EVF_MORE;
@@ -364,7 +353,7 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
             continue;
         }
         if (!eqs)
-            return failf(reason, reason_size, "%s: '%s' needs a value (%s=...)", en,
+            return iommu_reason_fail(reason, reason_size, "%s: '%s' needs a value (%s=...)", en,
                          key_names[k], key_names[k]);
         const char *v = eqs + 1;
         size_t vn = (size_t)(p - v);
@@ -375,7 +364,7 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
         case K_ALIAS: {
             iommu_sid_t sid;
             if (!parse_sid(v, vn, &sid))
-                return failf(reason, reason_size,
+                return iommu_reason_fail(reason, reason_size,
                              "%s: bad %s '%s' (expected bus:dev.fn in hex, dev <= 1f, fn <= 7)",
                              en, key_names[k], quote(q, sizeof q, v, vn));
             if (k == K_SID) {
@@ -392,7 +381,7 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
                     ev->mode = (uint8_t)m;
                     goto next;
                 }
-            return failf(reason, reason_size, "%s: bad mode '%s' (expected sl, fl, nested or pt)",
+            return iommu_reason_fail(reason, reason_size, "%s: bad mode '%s' (expected sl, fl, nested or pt)",
                          en, quote(q, sizeof q, v, vn));
         case K_PERM: {
             if (type == IOMMU_EV_DMA_MAP) { /* the DMA API's directions: no execute */
@@ -400,7 +389,7 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
                 else if (EQ(v, vn, "w")) ev->access = IOMMU_ACC_W;
                 else if (EQ(v, vn, "rw") || EQ(v, vn, "wr")) ev->access = IOMMU_ACC_R | IOMMU_ACC_W;
                 else
-                    return failf(reason, reason_size, "%s: bad perm '%s' (expected r, w or rw)",
+                    return iommu_reason_fail(reason, reason_size, "%s: bad perm '%s' (expected r, w or rw)",
                                  en, quote(q, sizeof q, v, vn));
                 continue;
             }
@@ -415,7 +404,7 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
                 perm |= bit;
             }
             if (!perm)
-                return failf(reason, reason_size,
+                return iommu_reason_fail(reason, reason_size,
                              "%s: bad perm '%s' (expected a non-empty subset of rwx)", en,
                              quote(q, sizeof q, v, vn));
             ev->access = (uint8_t)perm;
@@ -426,21 +415,21 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
             else if (EQ(v, vn, "2M")) ev->page_shift = IOMMU_PAGE_SHIFT_2M;
             else if (EQ(v, vn, "1G")) ev->page_shift = IOMMU_PAGE_SHIFT_1G;
             else
-                return failf(reason, reason_size, "%s: bad page '%s' (expected 4K, 2M or 1G)", en,
+                return iommu_reason_fail(reason, reason_size, "%s: bad page '%s' (expected 4K, 2M or 1G)", en,
                              quote(q, sizeof q, v, vn));
             continue;
         case K_STAGE:
             if (EQ(v, vn, "1")) ev->stage = 1;
             else if (EQ(v, vn, "2")) ev->stage = 2;
             else
-                return failf(reason, reason_size, "%s: bad stage '%s' (expected 1 or 2)", en,
+                return iommu_reason_fail(reason, reason_size, "%s: bad stage '%s' (expected 1 or 2)", en,
                              quote(q, sizeof q, v, vn));
             continue;
         case K_OP:
             if (EQ(v, vn, "r")) ev->access |= IOMMU_ACC_R;
             else if (EQ(v, vn, "w")) ev->access |= IOMMU_ACC_W;
             else
-                return failf(reason, reason_size, "%s: bad op '%s' (expected r or w)", en,
+                return iommu_reason_fail(reason, reason_size, "%s: bad op '%s' (expected r or w)", en,
                              quote(q, sizeof q, v, vn));
             continue;
         case K_ATS:
@@ -449,7 +438,7 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
                     ev->ats = (uint8_t)a;
                     goto next;
                 }
-            return failf(reason, reason_size,
+            return iommu_reason_fail(reason, reason_size,
                          "%s: bad ats '%s' (expected untranslated, req or translated)", en,
                          quote(q, sizeof q, v, vn));
         case K_TYPE:
@@ -460,14 +449,14 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
                     goto next;
                 }
             }
-            return failf(reason, reason_size, "%s: unknown type '%s'", en,
+            return iommu_reason_fail(reason, reason_size, "%s: unknown type '%s'", en,
                          quote(q, sizeof q, v, vn));
         case K_STATE:
             if (EQ(v, vn, "run")) ev->state = IOMMU_SCHED_RUN;
             else if (EQ(v, vn, "stop")) ev->state = IOMMU_SCHED_STOP;
             else if (EQ(v, vn, "preempt")) ev->state = IOMMU_SCHED_PREEMPT;
             else
-                return failf(reason, reason_size,
+                return iommu_reason_fail(reason, reason_size,
                              "%s: bad state '%s' (expected run, stop or preempt)", en,
                              quote(q, sizeof q, v, vn));
             continue;
@@ -487,11 +476,11 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
         default: st = parse_u64(v, vn, &num); break;
         }
         if (st == NUM_BAD)
-            return failf(reason, reason_size, "%s: bad number '%s' for '%s'", en,
+            return iommu_reason_fail(reason, reason_size, "%s: bad number '%s' for '%s'", en,
                          quote(q, sizeof q, v, vn), key_names[k]);
         if (st == NUM_RANGE || num > max) {
             bool hex = vn > 1 && (v[1] == 'x' || v[1] == 'X');
-            return failf(reason, reason_size,
+            return iommu_reason_fail(reason, reason_size,
                          hex ? "%s: %s '%s' out of range (max 0x%llx)"
                              : "%s: %s '%s' out of range (max %llu)",
                          en, key_names[k], quote(q, sizeof q, v, vn), (unsigned long long)max);
@@ -534,15 +523,15 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
     if (missing) {
         int k = __builtin_ctz(missing);
         if (type == IOMMU_EV_DMA && k == K_IOVA)
-            return failf(reason, reason_size, "dma: missing field 'iova' (or 'handle')");
-        return failf(reason, reason_size, "%s: missing field '%s'", en, key_names[k]);
+            return iommu_reason_fail(reason, reason_size, "dma: missing field 'iova' (or 'handle')");
+        return iommu_reason_fail(reason, reason_size, "%s: missing field '%s'", en, key_names[k]);
     }
     if (type == IOMMU_EV_DMA) {
         if ((seen & B(K_IOVA)) && (seen & B(K_HANDLE)))
-            return failf(reason, reason_size,
+            return iommu_reason_fail(reason, reason_size,
                          "dma: iova and handle exclude each other (address by one or the other)");
         if ((seen & B(K_OFF)) && !(seen & B(K_HANDLE)))
-            return failf(reason, reason_size, "dma: off needs handle (an offset into a buffer)");
+            return iommu_reason_fail(reason, reason_size, "dma: off needs handle (an offset into a buffer)");
     }
     if (type == IOMMU_EV_INV) {
         const struct iommu_inv_fields *f = iommu_trace_inv_fields(ev->inv_type);
@@ -564,11 +553,11 @@ int iommu_trace_parse_line(const char *line, size_t len, struct iommu_trace_even
             need |= B(K_ADDR) | B(K_AM); /* an optional address comes with its mask */
         uint32_t extra = seen & ~ok;
         if (extra)
-            return failf(reason, reason_size, "inv: key '%s' not allowed for type=%s",
+            return iommu_reason_fail(reason, reason_size, "inv: key '%s' not allowed for type=%s",
                          key_names[__builtin_ctz(extra)], tn);
         missing = need & ~seen;
         if (missing)
-            return failf(reason, reason_size, "inv: type=%s: missing field '%s'", tn,
+            return iommu_reason_fail(reason, reason_size, "inv: type=%s: missing field '%s'", tn,
                          key_names[__builtin_ctz(missing)]);
     }
     if (iommu_trace_event_check(ev, reason, reason_size))

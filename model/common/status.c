@@ -1,6 +1,9 @@
 /* status.c — descriptions of enum iommu_status. */
 #include "status.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *iommu_status_str(enum iommu_status st)
 {
     switch (st) {
@@ -16,4 +19,28 @@ const char *iommu_status_str(enum iommu_status st)
     case IOMMU_ERR_FORMAT: return "malformed input";
     }
     return "unknown status";
+}
+
+static void vreason(char *reason, size_t size, const char *fmt, va_list ap)
+{
+    if (reason && size)
+        vsnprintf(reason, size, fmt, ap);
+}
+
+enum iommu_status iommu_reason_inval(char *reason, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreason(reason, size, fmt, ap);
+    va_end(ap);
+    return IOMMU_ERR_INVAL;
+}
+
+int iommu_reason_fail(char *reason, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreason(reason, size, fmt, ap);
+    va_end(ap);
+    return -1;
 }

@@ -25,6 +25,15 @@ enum iommu_status {
 /* A short constant description ("overlaps an existing mapping"). */
 const char *iommu_status_str(enum iommu_status st);
 
+#include <stddef.h>
+/* Writes a one-line reason (printf format) into reason[size] when reason is not NULL, for
+ * the validators and parsers that explain a refusal. iommu_reason_inval returns
+ * IOMMU_ERR_INVAL, iommu_reason_fail -1, so a check reads `return iommu_reason_inval(...)`. */
+enum iommu_status iommu_reason_inval(char *reason, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int iommu_reason_fail(char *reason, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #ifdef __cplusplus
 }
 #endif

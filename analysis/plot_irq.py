@@ -40,6 +40,12 @@ Definitions (the counters are the run's, after its warm-up if any):
   per interrupt       divided by counters.irq.delivered
   per I/O             divided by counters.irq.ios (the I/Os the interrupts complete)
   per 1000            1000 x count / irq.delivered
+  latency p50, p99    irq.latency_ns.p50/.p99 (timed runs): exact to 1 ns below 1 ms, to
+                      100 us (the lower edge of the bin) from 1 ms to 1 s; a percentile
+                      beyond the histogram's end (1 s; 1 ms in stats files from before
+                      iommusim 36afd60) is shown as a bound, "≥ 1,000,000,000"
+  still deferred      irq.pending: interrupts deferred for a preempted vCPU that had not run
+                      again when the trace ended (delivered, but without a latency)
   break-even IPI cost (remap rows) irq.retarget_cycles / irq.ipis_avoided: remap and static
                       differ only in the IPIs (cycles saved = IPIs avoided x irq.cycles.ipi),
                       so with IPIs cheaper than this retargeting costs more than it saves
@@ -91,14 +97,21 @@ COUNTERS = [
     ("sim_net_saving_per_io", "irq.net_saving_per_io"),
     ("iec_hits", "iec.hits"), ("iec_misses", "iec.misses"),
     ("latency_p50_ns", "irq.latency_ns.p50"), ("latency_p99_ns", "irq.latency_ns.p99"),
-    ("latency_mean_ns", "irq.latency_ns.mean"),
+    ("latency_mean_ns", "irq.latency_ns.mean"), ("latency_max_ns", "irq.latency_ns.max"),
+    ("pending", "irq.pending"),
 ] + [(f"path_{p}", f"irq.path.{p}") for p in PATHS]
 
-# The latency histogram (irq.latency_ns) has 1 ns bins up to overflow_from_ns (1 ms) and one
-# overflow bin above; a percentile that falls in the overflow bin is reported by iommusim as
-# the run's maximum. latency_overflow_frac says how many interrupts took that long: where it
-# is > 1 - q, the q-percentile is only known to be >= latency_overflow_from_ns.
-LATENCY_EXTRA = ["latency_overflow_from_ns", "latency_overflow_frac"]
+# The latency histogram (irq.latency_ns, docs/stats.md) has 1 ns bins up to overflow_from_ns
+# (1 ms: "bins", whose last entry is the overflow bin) and, in stats files written since
+# iommusim 36afd60, the values from 1 ms on again in coarse_bucket_width_ns (100 us) bins up to
+# 1 s ("coarse_bins", whose entry at 1 s is their overflow bin). iommusim's percentiles are the
+# lower edge of the bin holding the quantile: exact to 1 ns below 1 ms, to 100 us up to 1 s;
+# beyond the last bin (1 s; 1 ms in older files without coarse_bins) they are the run's
+# maximum. latency_overflow_from_ns is that last edge and latency_overflow_frac the share of
+# interrupts beyond it: where it is > 1 - q, the q-percentile is only known to be
+# >= latency_overflow_from_ns (shown as a bound). latency_over_1ms_frac: the share >= 1 ms.
+COARSE_END_NS = 1000000000  # the coarse bins end at 1 s (docs/stats.md)
+LATENCY_EXTRA = ["latency_overflow_from_ns", "latency_overflow_frac", "latency_over_1ms_frac"]
 
 IDENTITY = ["experiment", "workload", "schedule", "running", "halted", "preempted",
             "migrate_every", "scheme", "baseline", "setting", "mode", "sched_model"]
@@ -185,12 +198,7 @@ def row_of(path):
         v = cnt.get(name)
         row[col] = NAN if v is None else v
     hist = (doc.get("histograms") or {}).get("irq.latency_ns")
-    row["latency_overflow_from_ns"] = row["latency_overflow_frac"] = NAN
-    if isinstance(hist, dict) and hist.get("overflow_from_ns") and hist.get("count"):
-        edge = hist["overflow_from_ns"]
-        over = sum(n for v, n in hist.get("bins", []) if v >= edge)
-        row["latency_overflow_from_ns"] = edge
-        row["latency_overflow_frac"] = over / hist["count"]
+    row.update(latency_overflow_of(hist))
     n = row["delivered"]
     for c in ("ipis", "ipis_avoided", "vm_exits", "vm_exits_avoided", "retargets",
               "pid_updates"):
@@ -209,6 +217,27 @@ def row_of(path):
     row["break_even_ipi_cycles"] = (ratio(row["retarget_cycles"], row["ipis_avoided"])
                                     if scheme == "remap" else NAN)
     return row
+
+
+def latency_overflow_of(hist):
+    """{latency_overflow_from_ns, latency_overflow_frac, latency_over_1ms_frac} of an
+    irq.latency_ns histogram (NaN without one): where iommusim's percentiles stop being
+    values (1 s with coarse bins, else the 1 ms overflow edge) and the shares beyond."""
+    out = {k: NAN for k in LATENCY_EXTRA}
+    if not (isinstance(hist, dict) and hist.get("overflow_from_ns") and hist.get("count")):
+        return out
+    n = hist["count"]
+    fine_edge = hist["overflow_from_ns"]
+    over_fine = sum(c for v, c in hist.get("bins", []) if v >= fine_edge)
+    out["latency_over_1ms_frac"] = over_fine / n
+    if "coarse_bins" in hist:
+        out["latency_overflow_from_ns"] = COARSE_END_NS
+        out["latency_overflow_frac"] = sum(c for v, c in hist["coarse_bins"]
+                                           if v >= COARSE_END_NS) / n
+    else:  # a stats file from before the coarse bins: beyond 1 ms, p50/p99 are the maximum
+        out["latency_overflow_from_ns"] = fine_edge
+        out["latency_overflow_frac"] = over_fine / n
+    return out
 
 
 def find_files(args):
@@ -302,7 +331,7 @@ def plot_migration(rows, stem, formats, dpi):
                "costs more than it saves (band: the quoted 5-10 K)", True, False)]
     if timed:
         panels.append(("latency", "interrupt latency (ns; MSI write to handler)\n"
-                       "solid: p50, dashed: p99 (≥: beyond the 1 ms histogram)", True, False))
+                       "solid: p50, dashed: p99 " + bound_note(rows), True, False))
     fig, axes = plt.subplots(len(panels), len(pats), figsize=(5.2 * len(pats),
                              2.5 * len(panels)), squeeze=False, sharex=True)
     for j, pat in enumerate(pats):
@@ -347,8 +376,8 @@ def plot_migration(rows, stem, formats, dpi):
 
 def _bar_groups(ax, cats, series, width_total=0.8):
     """series: [(label, color, hatch, values per category[, flags per category])]; a
-    flagged bar (a latency percentile in the histogram's overflow bin, drawn at the bin's
-    edge) gets a "≥" above it. Returns x."""
+    flagged bar (a latency percentile beyond the histogram's last edge, drawn at that edge)
+    gets a "≥" above it. Returns x."""
     x = np.arange(len(cats))
     w = width_total / max(1, len(series))
     for k, (_, color, hatch, vals, *rest) in enumerate(series):
@@ -364,8 +393,8 @@ def _bar_groups(ax, cats, series, width_total=0.8):
 
 
 def lat_value(r, q):
-    """(value to draw, in overflow?) of a latency percentile: the overflow bin's edge when
-    the percentile lies in it (iommusim then reports the maximum)."""
+    """(value to draw, in overflow?) of a latency percentile: the histogram's last edge when
+    the percentile lies beyond it (iommusim then reports the maximum), else its value."""
     if in_overflow(r, q):
         return r["latency_overflow_from_ns"], True
     return _positive(r[f"latency_{q}_ns"]), False
@@ -389,8 +418,8 @@ def plot_schedule(rows, stem, formats, dpi):
                True)]
     if timed:
         panels += [("latency_p50_ns", "interrupt latency p50 (ns)", True, False),
-                   ("latency_p99_ns", "interrupt latency p99 (ns; ≥: beyond the 1 ms "
-                    "histogram)", True, False)]
+                   ("latency_p99_ns", "interrupt latency p99 (ns) " + bound_note(rows),
+                    True, False)]
     fig, axes = plt.subplots(len(panels), len(pats), figsize=(5.6 * len(pats),
                              2.5 * len(panels)), squeeze=False)
     for j, pat in enumerate(pats):
@@ -501,8 +530,18 @@ def fmt(v, digits=3):
     return f"{v:.{digits}g}"
 
 
+def bound_note(rows):
+    """What a "≥" on a latency marks, for a figure's title."""
+    edges = {r["latency_overflow_from_ns"] for r in rows
+             if not math.isnan(r.get("latency_overflow_from_ns", NAN))}
+    where = " / ".join(("1 s" if e == COARSE_END_NS else "1 ms" if e == 1000000 else f"{e:,} ns")
+                       for e in sorted(edges)) or "the histogram"
+    return f"(≥: a bound, beyond {where}: the histogram's end)"
+
+
 def in_overflow(r, q):
-    """True when the run's q-percentile (p50, p99) lies in the histogram's overflow bin."""
+    """True when the run's q-percentile (p50, p99) lies beyond the histogram's last edge
+    (iommusim then reports the maximum)."""
     frac = r.get("latency_overflow_frac", NAN)
     share = {"p50": 0.5, "p99": 0.01}[q]
     return not math.isnan(frac) and frac > share
@@ -534,7 +573,8 @@ def write_md(rows, path):
              ("migrate every", lambda r: mig_label(r["migrate_every"])),
              ("scheme", lambda r: r["scheme"])]
     lat = [("lat. p50 ns", lambda r: lat_text(r, "p50")),
-           ("lat. p99 ns", lambda r: lat_text(r, "p99"))]
+           ("lat. p99 ns", lambda r: lat_text(r, "p99")),
+           ("lat. max ns", col("latency_max_ns"))]
     table("Migration sweep (bare metal; baseline static)", ident + [
         ("interrupts", col("delivered")), ("I/Os", col("ios")),
         ("IPIs/1k", col("ipis_per_1k")), ("IPIs avoided/1k", col("ipis_avoided_per_1k")),
@@ -556,6 +596,7 @@ def write_md(rows, path):
               ("IPIs/1k", col("ipis_per_1k")),
               ("wake-ups/1k", col("path_wakeup_per_1k")),
               ("deferred/1k", col("path_deferred_per_1k")),
+              ("still deferred at end", col("pending")),
               ("PID updates/1k", col("pid_updates_per_1k")),
               ("cycles/irq", col("cycles_per_irq")), ("saved/irq", col("cycles_saved_per_irq")),
               ("net saved/irq", col("net_saving_per_irq")),

@@ -10,8 +10,13 @@
     the layout and two files of the same run are refused;
   * the Snakefile's dry run plans the whole study (and skips the capture rules when
     captures_dir does not exist), and refuses an unknown scheme or pattern;
+  * the summary's latency percentiles: values up to 1 s (iommusim's 100 us bins beyond
+    1 ms), a bound ("≥ 1,000,000,000") beyond, and "≥ 1,000,000" for stats files from before
+    the coarse bins, checked on made-up histograms and on a real run whose p50 and p99 pass
+    1 ms;
   * a tiny real run of the workflow (iommusim): the CSV's numbers obey what the schemes
-    are (a baseline saves nothing, never-migrating consumers need no IPI nor retarget, ...).
+    are (a baseline saves nothing, never-migrating consumers need no IPI nor retarget,
+    posted and vm-exit see the same vCPU states, the percentiles are the histogram's, ...).
 
 The iommusim binary comes from $IOMMUSIM_BIN (default: build/iommusim). Needs Debian's
 python3 with numpy and matplotlib, and snakemake (scripts/deps installs them). Run:
@@ -87,7 +92,60 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-def fake_stats(rng, scheme, timed, synthetic=None):
+FINE_END_NS = 1000000          # irq.latency_ns: 1 ns bins below 1 ms (docs/stats.md) ...
+COARSE_NS = 100000             # ... then 100 us bins ...
+COARSE_END_NS = 1000000000     # ... up to 1 s; beyond, a percentile is the maximum
+# The latency shapes fake_stats makes, in turn: (name, coarse bins written?, where the tail is)
+LATENCY_SHAPES = (
+    ("below 1 ms", True, None),
+    ("p99 between 1 ms and 1 s", True, "coarse"),   # real percentiles, to 100 us
+    ("p50 beyond 1 s", True, "beyond"),             # a bound: ">= 1,000,000,000"
+    ("old file, p99 beyond 1 ms", False, "coarse"),  # before the coarse bins: ">= 1,000,000"
+)
+
+
+def percentile_ns(hist, q, max_ns):
+    """A q-percentile of a latency histogram as iommusim computes it: the lower edge of the
+    bin holding the quantile (1 ns bins below 1 ms, then the coarse bins below 1 s), the
+    maximum beyond the last bin."""
+    want, acc = q * hist["count"], 0
+    fine = [(v, n) for v, n in hist["bins"] if v < FINE_END_NS]
+    coarse = [(v, n) for v, n in hist.get("coarse_bins", []) if v < COARSE_END_NS]
+    for v, n in sorted(fine) + sorted(coarse):
+        acc += n
+        if acc >= want:
+            return float(v)
+    return float(max_ns)
+
+
+def fake_latency(rng, shape):
+    """(irq.latency_ns histogram, p50, p99, max) as iommusim writes them, of one shape."""
+    _, coarse, tail = shape
+    values = [rng.randint(100, FINE_END_NS - 1) for _ in range(rng.randint(50, 400))]
+    if tail == "coarse":  # a few percent between 1 ms and 1 s: p99 there, p50 below
+        values += [rng.randint(FINE_END_NS, COARSE_END_NS - 1)
+                   for _ in range(len(values) // 20 + 2)]
+    elif tail == "beyond":  # most of them beyond 1 s
+        values += [rng.randint(COARSE_END_NS, 3 * COARSE_END_NS) for _ in range(len(values))]
+    hist = {"bucket_width_ns": 1, "count": len(values), "overflow_from_ns": FINE_END_NS}
+    fine, cbins = {}, {}
+    for v in values:
+        b = min(v, FINE_END_NS)
+        fine[b] = fine.get(b, 0) + 1
+        if v >= FINE_END_NS:
+            b = min(v // COARSE_NS * COARSE_NS, COARSE_END_NS)
+            cbins[b] = cbins.get(b, 0) + 1
+    hist["bins"] = sorted([b, n] for b, n in fine.items())
+    mx = max(values)
+    if coarse:
+        hist.update(coarse_bucket_width_ns=COARSE_NS,
+                    coarse_bins=sorted([b, n] for b, n in cbins.items()))
+    # (before the coarse bins, a percentile in the 1 ms overflow bin was the maximum)
+    p50, p99 = (percentile_ns(hist, q, mx) for q in (0.5, 0.99))
+    return hist, p50, p99, float(mx)
+
+
+def fake_stats(rng, scheme, timed, synthetic=None, shape=LATENCY_SHAPES[0]):
     """A stats document with made-up, self-consistent-looking irq counters."""
     delivered = rng.randint(50, 5000)
     ios = rng.randint(delivered, 4 * delivered)
@@ -114,17 +172,13 @@ def fake_stats(rng, scheme, timed, synthetic=None):
     for p in PATHS:
         c[f"irq.path.{p}"] = rng.randint(0, delivered)
     hist = {}
+    c["irq.pending"] = rng.randint(0, 3)
     if timed:
-        p50 = rng.uniform(200, 3000)
-        c.update({"irq.latency_ns.p50": p50, "irq.latency_ns.p99": p50 * rng.uniform(1, 50),
-                  "irq.latency_ns.mean": p50 * rng.uniform(1, 3)})
-        # a latency histogram as iommusim writes it: 1 ns bins, an overflow bin at 1 ms
-        bins = sorted({rng.randint(100, 999999) for _ in range(20)})
-        counts = [rng.randint(1, 50) for _ in bins]
-        over = rng.choice([0, 0, 1, rng.randint(1, 2000)])
-        hist = {"irq.latency_ns": {
-            "bucket_width_ns": 1, "overflow_from_ns": 1000000, "count": sum(counts) + over,
-            "bins": [[b, n] for b, n in zip(bins, counts)] + ([[1000000, over]] if over else [])}}
+        # a latency histogram and its percentiles as iommusim writes them
+        h, p50, p99, mx = fake_latency(rng, shape)
+        c.update({"irq.latency_ns.p50": p50, "irq.latency_ns.p99": p99,
+                  "irq.latency_ns.mean": p50 * rng.uniform(1, 3), "irq.latency_ns.max": mx})
+        hist = {"irq.latency_ns": h}
     cfg = {"irq": {"scheme": scheme}, "sched": {"model": "trace"}}
     if synthetic:
         cfg["sched"] = dict(synthetic, model="synthetic", cpus=4, seed=1)
@@ -144,6 +198,7 @@ class PlotScript(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="iommusim-irq-plot-")
         rng = random.Random(20240611)
         cls.files = {}  # path -> (identity, doc)
+        cls.shapes = {}  # path -> its latency shape (timed files)
         runs = os.path.join(cls.tmp, "runs")
 
         def add(exp, wl, h, p, m, scheme, timed, synthetic=False):
@@ -153,7 +208,10 @@ class PlotScript(unittest.TestCase):
                 syn = {"migrate_every": m}
                 if h is not None:
                     syn.update(halted=h, preempted=p)
-            doc = fake_stats(rng, scheme, timed, syn)
+            shape = LATENCY_SHAPES[len(cls.shapes) % len(LATENCY_SHAPES)]
+            if timed:
+                cls.shapes[path] = shape
+            doc = fake_stats(rng, scheme, timed, syn, shape)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w", encoding="utf-8") as f:
                 json.dump(doc, f)
@@ -224,12 +282,19 @@ class PlotScript(unittest.TestCase):
             for q in PATHS:
                 want[f"path_{q}"] = c[f"irq.path.{q}"]
                 want[f"path_{q}_per_1k"] = 1000 * c[f"irq.path.{q}"] / n
-            for k in ("p50", "p99", "mean"):
+            want["pending"] = c["irq.pending"]
+            for k in ("p50", "p99", "mean", "max"):
                 want[f"latency_{k}_ns"] = c.get(f"irq.latency_ns.{k}", "")
             h = doc["histograms"].get("irq.latency_ns")
-            want["latency_overflow_from_ns"] = h["overflow_from_ns"] if h else ""
-            want["latency_overflow_frac"] = (sum(n for v, n in h["bins"] if v >= 1000000)
-                                             / h["count"] if h else "")
+            over_1ms = sum(n for v, n in h["bins"] if v >= FINE_END_NS) if h else 0
+            want["latency_over_1ms_frac"] = over_1ms / h["count"] if h else ""
+            if h and "coarse_bins" in h:  # percentiles are values up to 1 s
+                want["latency_overflow_from_ns"] = COARSE_END_NS
+                want["latency_overflow_frac"] = sum(
+                    n for v, n in h["coarse_bins"] if v >= COARSE_END_NS) / h["count"]
+            else:  # no histogram, or one from before the coarse bins (up to 1 ms)
+                want["latency_overflow_from_ns"] = FINE_END_NS if h else ""
+                want["latency_overflow_frac"] = over_1ms / h["count"] if h else ""
             for key, v in want.items():
                 with self.subTest(file=r["file"], key=key):
                     if isinstance(v, str):
@@ -262,11 +327,61 @@ class PlotScript(unittest.TestCase):
         for title in ("Migration sweep", "vCPU schedule sweep", "Captures, bare metal",
                       "Captures, VM"):
             self.assertIn(title, md)
-        # a p99 beyond the histogram's 1 ms overflow edge is shown as a bound, not a value
-        over = [r for r in self.rows if r["latency_overflow_frac"]
-                and float(r["latency_overflow_frac"]) > 0.01]
-        self.assertTrue(over)
-        self.assertIn("≥ 1,000,000", md)
+
+    def summary_latencies(self):
+        """{(table, workload, schedule label, M label, scheme): (p50 text, p99 text, max
+        text)} of the summary's timed tables (their last three columns)."""
+        with open(self.stem + "_summary.md", encoding="utf-8") as f:
+            md = f.read()
+        out = {}
+        for block in md.split("### ")[1:]:
+            title, _, body = block.partition("\n")
+            rows = [[x.strip() for x in ln.strip().strip("|").split("|")]
+                    for ln in body.splitlines() if ln.startswith("| ")]
+            head, rows = rows[0], rows[1:]
+            self.assertEqual(head[-3:], ["lat. p50 ns", "lat. p99 ns", "lat. max ns"], title)
+            for cells in rows:
+                sched = cells[1] if head[1] == "run/halt/preempt" else "bare"
+                mig, scheme = cells[head.index("migrate every")], cells[head.index("scheme")]
+                out[(title.split(" (")[0], cells[0], sched, mig, scheme)] = tuple(cells[-3:])
+        return out
+
+    def test_summary_latencies_are_values_up_to_1s_and_bounds_beyond(self):
+        lat = self.summary_latencies()
+        table = {"migration": "Migration sweep", "schedule": "vCPU schedule sweep"}
+        seen = set()
+        for path, shape in self.shapes.items():
+            (exp, wl, sched, h, p, m, scheme), doc = self.files[path]
+            c = doc["counters"]
+            label = "bare" if sched == "bare" else f"{1 - h - p:g}/{h:g}/{p:g}"
+            got = lat[(table[exp], wl, label, "never" if m == 0 else f"{m:,}", scheme)]
+            hist = doc["histograms"]["irq.latency_ns"]
+            for i, q in enumerate(("p50", "p99")):
+                value = c[f"irq.latency_ns.{q}"]
+                with self.subTest(file=path, shape=shape[0], q=q):
+                    if "coarse_bins" in hist:
+                        beyond = sum(n for v, n in hist["coarse_bins"] if v >= COARSE_END_NS)
+                        bound = "≥ 1,000,000,000"
+                    else:
+                        beyond = sum(n for v, n in hist["bins"] if v >= FINE_END_NS)
+                        bound = "≥ 1,000,000"
+                    share = {"p50": 0.5, "p99": 0.01}[q]
+                    if beyond / hist["count"] > share:
+                        # iommusim says the maximum there: only a bound is known
+                        self.assertEqual(value, c["irq.latency_ns.max"])
+                        self.assertEqual(got[i], bound)
+                        seen.add((shape[0], "bound"))
+                    else:
+                        self.assertEqual(got[i], f"{value:,.0f}")
+                        if value >= FINE_END_NS:  # a coarse bin's lower edge, shown as such
+                            self.assertEqual(value % COARSE_NS, 0)
+                            seen.add((shape[0], "over 1 ms"))
+            self.assertEqual(got[2], f"{c['irq.latency_ns.max']:,.0f}")
+        # every case occurs: a p99 between 1 ms and 1 s is a value, beyond 1 s a bound, and
+        # a file from before the coarse bins gets the old 1 ms bound
+        self.assertEqual(seen, {("p99 between 1 ms and 1 s", "over 1 ms"),
+                                ("p50 beyond 1 s", "bound"),
+                                ("old file, p99 beyond 1 ms", "bound")})
 
     def _refused(self, path, doc, message):
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -428,6 +543,27 @@ class TinyRun(unittest.TestCase):
                     self.assertGreaterEqual(self.n(r, "latency_p99_ns"),
                                             self.n(r, "latency_p50_ns"))
 
+    def test_latency_percentiles_are_the_histograms(self):
+        """iommusim's p50/p99 are what its own histogram (1 ns bins, 100 us bins up to 1 s)
+        gives, and the CSV copies them; nothing here is beyond 1 s, so none is a bound."""
+        for r in self.rows:
+            if r["mode"] != "timed":
+                continue
+            with open(r["file"], encoding="utf-8") as f:
+                doc = json.load(f)
+            h = doc["histograms"]["irq.latency_ns"]
+            c = doc["counters"]
+            with self.subTest(file=r["file"]):
+                self.assertEqual(h["coarse_bucket_width_ns"], COARSE_NS)
+                self.assertIn("coarse_bins", h)
+                self.assertEqual(self.n(r, "latency_overflow_from_ns"), COARSE_END_NS)
+                self.assertEqual(self.n(r, "latency_overflow_frac"), 0)
+                for q in ("p50", "p99"):
+                    want = percentile_ns(h, {"p50": 0.5, "p99": 0.99}[q],
+                                         c["irq.latency_ns.max"])
+                    self.assertEqual(c[f"irq.latency_ns.{q}"], want, q)
+                    self.assertEqual(self.n(r, f"latency_{q}_ns"), want, q)
+
     def test_a_baseline_saves_nothing(self):
         for r in self.rows:
             if r["scheme"] in ("static", "vm-exit"):
@@ -482,6 +618,9 @@ class TinyRun(unittest.TestCase):
                 self.assertEqual(self.n(po, "vm_exits"), 0)
                 self.assertEqual(self.n(po, "vm_exits_avoided"), self.n(ve, "vm_exits"))
                 self.assertEqual(self.n(po, "baseline_cycles"), self.n(ve, "cycles"))
+                # both schemes see the vCPU in the same state: the same wake-ups, deferrals
+                for key in ("path_wakeup", "path_deferred", "pending"):
+                    self.assertEqual(self.n(po, key), self.n(ve, key), key)
                 # halted and preempted vCPUs: wake-ups and deferred interrupts in both
                 for r in (ve, po):
                     self.assertGreater(self.n(r, "path_wakeup"), 0)
@@ -508,6 +647,54 @@ class TinyRun(unittest.TestCase):
                 self.assertEqual(self.n(re_, "ipis"), 0)
                 self.assertEqual(self.n(re_, "ipis_avoided"), self.n(st, "ipis"))
                 self.assertEqual(self.n(po, "vm_exits_avoided"), self.n(ve, "vm_exits"))
+                if m == 0:  # consumers start where the OS pointed their interrupts
+                    self.assertEqual(self.n(st, "ipis"), 0)
+                    self.assertEqual(self.n(ve, "ipis"), 0)
+                    self.assertEqual(self.n(re_, "retargets"), 0)
+                else:
+                    self.assertGreater(self.n(st, "ipis"), 0)
+
+
+class BeyondOneMs(unittest.TestCase):
+    """A real run whose latencies pass 1 ms (NVMe at the generator's default 200,000/s per
+    queue, static delivery, migrating consumers: the CPUs the IPIs pile onto fall behind):
+    p50 and p99 are values from the 100 us bins, not the maximum, and the summary shows them
+    as values."""
+
+    def test_percentiles_between_1ms_and_1s_are_values(self):
+        if not os.access(BIN, os.X_OK):
+            raise AssertionError(f"no iommusim binary at {BIN} (set IOMMUSIM_BIN)")
+        tmp = tempfile.mkdtemp(prefix="iommusim-irq-1ms-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        trace = os.path.join(tmp, "nvme.trace")
+        sh([BIN, "trace", "gen", "irq", "--pattern", "nvme", "--count", "8000", "--cpus", "4",
+            "--migrate-every", "400", "--seed", "1", "-o", trace])
+        stats = os.path.join(tmp, "runs", "migration", "nvme", "bare", "m400", "static.json")
+        os.makedirs(os.path.dirname(stats))
+        sh([BIN, "run", "-c", os.path.join(REPO, "configs", "intel-haswell-ep.json"),
+            "-t", trace, "--set", "irq.scheme=static", "--set", "sched.model=trace", "-q",
+            "--stats-json", stats])
+        with open(stats, encoding="utf-8") as f:
+            doc = json.load(f)
+        c, h = doc["counters"], doc["histograms"]["irq.latency_ns"]
+        mx = c["irq.latency_ns.max"]
+        for q, share in (("p50", 0.5), ("p99", 0.99)):
+            v = c[f"irq.latency_ns.{q}"]
+            with self.subTest(q=q):
+                self.assertGreaterEqual(v, FINE_END_NS)  # the case this test is about
+                self.assertLess(v, mx)
+                self.assertEqual(v % COARSE_NS, 0)       # a 100 us bin's lower edge
+                self.assertEqual(v, percentile_ns(h, share, mx))
+        stem = os.path.join(tmp, "out", "irq")
+        sh([sys.executable, PLOT, os.path.join(tmp, "runs"), "-o", stem])
+        row = read_csv(stem + ".csv")[0]
+        self.assertEqual(float(row["latency_overflow_frac"]), 0)
+        self.assertGreater(float(row["latency_over_1ms_frac"]), 0.5)
+        with open(stem + "_summary.md", encoding="utf-8") as f:
+            md = f.read()
+        self.assertNotIn("≥", md)
+        self.assertIn(f"| {c['irq.latency_ns.p50']:,.0f} | {c['irq.latency_ns.p99']:,.0f} | "
+                      f"{mx:,.0f} |", md)
 
 
 if __name__ == "__main__":

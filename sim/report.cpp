@@ -1,6 +1,7 @@
 // report.cpp — stats registry → JSON, number formatting.
 #include "sim/report.h"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -134,14 +135,17 @@ std::string irq_summary(const iommu_irqhost_t *h, const iommu_stats_t *st, const
                   signed_digits(sm.cycles_saved).c_str(), group_digits(sm.retarget_cycles).c_str(),
                   group_digits(c("irq.retargets")).c_str(), group_digits(c("irq.pid_updates")).c_str());
     o << line;
-    std::snprintf(line, sizeof line, "  %-18s %14s cycles: %.0f per interrupt, %.0f per I/O (%s I/Os)\n",
-                  "net saving", signed_digits(sm.net_cycles_saved).c_str(), sm.net_per_irq, sm.net_per_io,
+    std::snprintf(line, sizeof line, "  %-18s %14s cycles: %s per interrupt, %s per I/O (%s I/Os)\n",
+                  "net saving", signed_digits(sm.net_cycles_saved).c_str(),
+                  signed_digits(std::llround(sm.net_per_irq)).c_str(),
+                  signed_digits(std::llround(sm.net_per_io)).c_str(),
                   group_digits(sm.ios).c_str());
     o << line;
     if (lat && lat->count) {
-        std::snprintf(line, sizeof line, "  %-18s p50 %.0f ns  p99 %.0f ns  mean %.0f ns  max %.0f ns (%s interrupts)\n",
-                      "latency", lat->p50_ns, lat->p99_ns, lat->mean_ns, lat->max_ns,
-                      group_digits(lat->count).c_str());
+        auto ns = [](double v) { return group_digits((uint64_t)std::llround(v)); };
+        std::snprintf(line, sizeof line, "  %-18s p50 %s ns  p99 %s ns  mean %s ns  max %s ns (%s interrupts)\n",
+                      "latency", ns(lat->p50_ns).c_str(), ns(lat->p99_ns).c_str(), ns(lat->mean_ns).c_str(),
+                      ns(lat->max_ns).c_str(), group_digits(lat->count).c_str());
         o << line;
     }
     return o.str();

@@ -187,16 +187,18 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
     cpus_.resize(cfg_.dma.ncpus);
     for (unsigned c = 0; c < cpus_.size(); c++) {
         cpus_[c].timer = std::make_unique<HostTimer>(("host_cpu" + std::to_string(c)).c_str());
-        cpus_[c].timer->fn = [this, c] { cpu_done(c); };
+        cpus_[c].timer->fn = [this, c] { guarded([&] { cpu_done(c); }); };
     }
     flush_timer_ = std::make_unique<HostTimer>("flush_timer");
-    flush_timer_->fn = [this] { timer_fired(); };
+    flush_timer_->fn = [this] { guarded([&] { timer_fired(); }); };
     host_wait_timer_ = std::make_unique<HostTimer>("host_event_timer");
     host_wait_timer_->fn = [this] {
-        host_wait_ = false;
-        read_ahead();
-        for (auto &e : endpoints_)
-            e->kick();
+        guarded([&] {
+            host_wait_ = false;
+            read_ahead();
+            for (auto &e : endpoints_)
+                e->kick();
+        });
     };
     memory_ = std::make_unique<Memory>("memory", cfg_.memory, mem_.get());
     iommu_->memory.bind(memory_->mem);
@@ -453,6 +455,11 @@ void TimedSystem::inv_executing(uint64_t t_ps) { iommu_prot_set_now(prot_.get(),
 
 void TimedSystem::inv_wait_done(uint64_t addr, uint32_t value, uint64_t t_ps)
 {
+    guarded([&] { inv_wait_done_body(addr, value, t_ps); });
+}
+
+void TimedSystem::inv_wait_done_body(uint64_t addr, uint32_t value, uint64_t t_ps)
+{
     for (unsigned c = 0; c < cpus_.size(); c++) {
         HostCpu &u = cpus_[c];
         if (!u.waiting || addr != u.work.status_addr || value != u.work.status_value)
@@ -670,10 +677,16 @@ void TimedSystem::read_ahead()
             endpoints_[i]->kick();
 }
 
-void TimedSystem::endpoint_hungry(unsigned) { read_ahead(); }
+void TimedSystem::endpoint_hungry(unsigned) { guarded([&] { read_ahead(); }); }
 
 void TimedSystem::dma_done(unsigned device, const Dma &dma, const IommuExt &last,
                            const sc_time &first_issue, bool error)
+{
+    guarded([&] { dma_done_body(device, dma, last, first_issue, error); });
+}
+
+void TimedSystem::dma_done_body(unsigned device, const Dma &dma, const IommuExt &last,
+                                const sc_time &first_issue, bool error)
 {
     const uint64_t now = to_ps(sc_time_stamp());
     if (dma.msi) { // the interrupt's write was acknowledged; irq_done did the rest
@@ -774,8 +787,12 @@ void TimedSystem::irq_done(const IommuExt &e, const iommu_irq_op &op, bool done,
 {
     const iommu_trace_event &ev = msi_slots_[e.msi_slot];
     const bool posted = done && op.out.kind == IOMMU_IRQ_POSTED;
-    iommu_irqhost_deliver(irqh_.get(), &ev, &op, done, notify, posted ? &pid : nullptr,
-                          to_ps(e.t_issue), t_ps);
+    // latency from when the device raised it: its trace time when it has one (a host event
+    // before it may have held its write back), else the write's issue
+    uint64_t issue = to_ps(e.t_issue);
+    if ((ev.flags & IOMMU_EVF_TIME) && ev.time_ns * 1000 < issue)
+        issue = ev.time_ns * 1000;
+    iommu_irqhost_deliver(irqh_.get(), &ev, &op, done, notify, posted ? &pid : nullptr, issue, t_ps);
     if (!done && cfg_.service_faults)
         iommu_fault_service(unit_.get(), nullptr, nullptr);
 }
@@ -809,6 +826,8 @@ void TimedSystem::run()
             bad("host operations cannot proceed (a dma_unmap waits for DMAs that never complete)");
         if (work || (pending && !cpus_idle()))
             sc_start();
+        if (!input_error_.empty())
+            throw RunInputError(input_error_);
         bool waiting = false;
         for (const HostCpu &c : cpus_)
             waiting = waiting || c.waiting;
@@ -825,6 +844,8 @@ void TimedSystem::run()
         flush_timer_->ev.cancel();
         start_work(0, w, nullptr);
         sc_start();
+        if (!input_error_.empty())
+            throw RunInputError(input_error_);
         if (!cpus_idle())
             bad("the invalidation queue stopped while the host waited for it");
     }

@@ -207,6 +207,22 @@ private:
     void timer_fired();
     void close_intervals(uint64_t now_ps, bool final);
     [[noreturn]] void bad(const std::string &why);
+    // Runs f from inside a SystemC process: bad input found there stops the simulation and
+    // run() reports it (an exception must not leave a process: SystemC would wrap it).
+    template <class F> void guarded(F f)
+    {
+        try {
+            f();
+        } catch (const RunInputError &e) {
+            if (input_error_.empty())
+                input_error_ = e.what();
+            sc_core::sc_stop();
+        }
+    }
+    std::string input_error_;
+    void dma_done_body(unsigned device, const Dma &dma, const IommuExt &last,
+                       const sc_core::sc_time &first_issue, bool error);
+    void inv_wait_done_body(uint64_t addr, uint32_t value, uint64_t t_ps);
 
     TimedConfig cfg_;
     RunOptions opt_;

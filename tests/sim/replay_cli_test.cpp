@@ -325,3 +325,70 @@ TEST(ConfigCli, EveryPresetValueCitesItsSource)
 }
 
 } // namespace
+
+namespace {
+
+// Interrupt traces: vector 0 set up for CPU 0 (xAPIC), its consumer moving to CPU 1.
+const std::string kIrqSetup = "irte index=0 lo=0x300001 hi=0x40010\n"
+                              "inv type=iec-index index=0 am=0\n";
+const std::string kIrqMsi = "msi sid=00:02.0 addr=0xfee00010 data=0x0\n";
+
+std::string irq_trace(const std::string &name, const std::string &body)
+{
+    std::string t = tmp(name);
+    write_file(t, kIrqSetup + body);
+    return t;
+}
+
+} // namespace
+
+TEST(IrqCli, NamedCountersInBothModes)
+{
+    const std::string t = irq_trace("irq_counters.trace", "sched thread=0 cpu=0 state=run\n" + kIrqMsi +
+                                                              "sched thread=0 cpu=1 state=run\n" + kIrqMsi);
+    for (const char *mode : {"replay --functional", "run"}) {
+        std::string out = tmp(std::string("irq_") + (mode[0] == 'r' && mode[1] == 'u' ? "run" : "replay") + ".json");
+        for (const char *scheme : {"static", "remap"}) {
+            RunResult r = run_iommusim(std::string(mode) + " -q -t " + t + " --set irq.scheme=" + scheme +
+                                       " --stats-json " + out);
+            ASSERT_EQ(r.status, 0) << r.err;
+            json c = json::parse(slurp(out))["counters"];
+            for (const char *k : {"irq.delivered", "irq.ipis", "irq.ipis_avoided", "irq.vm_exits",
+                                  "irq.vm_exits_avoided", "irq.cycles_saved", "irq.retarget_cycles",
+                                  "iec.hits", "iec.misses"})
+                EXPECT_TRUE(c.contains(k)) << mode << " " << k;
+            EXPECT_EQ(c["irq.delivered"], 2);
+            // static forwards the second one (the consumer left CPU 0); remap retargeted
+            EXPECT_EQ(c["irq.ipis"], std::string(scheme) == "static" ? 1 : 0);
+            EXPECT_EQ(c["irq.ipis_avoided"], std::string(scheme) == "static" ? 0 : 1);
+            EXPECT_EQ(c["irq.cycles_saved"], std::string(scheme) == "static" ? 0 : 5000);
+            if (std::string(mode) == "run") {
+                EXPECT_GT(c["irq.latency_ns.p50"].get<double>(), 0.0);
+            }
+        }
+    }
+}
+
+TEST(IrqCli, BadInterruptInputNamesFileLineOrKey)
+{
+    expect_bad("replay --functional --set irq.scheme=fast", "irq.scheme: 'fast' is not one of");
+    expect_bad("replay --functional --set irq.irt_entries=100", "irq.irt_entries: must be a power of two");
+    expect_bad("replay --functional --set sched.halted=0.8 --set sched.preempted=0.5 --set sched.model=synthetic",
+               "p_halted + p_preempted must be <= 1");
+    expect_bad("replay --functional --set irq.scheme=posted --set iommu.pi=false", "CAP.PI");
+    std::string t = irq_trace("irq_badcpu.trace", "sched thread=0 cpu=300 state=run\n" + kIrqMsi);
+    expect_bad("replay --functional -t " + t, t + ":3: sched thread 0: cpu 300 beyond the model's 256 CPUs");
+    expect_bad("run -t " + t, t + ":3: sched thread 0: cpu 300 beyond");
+    t = irq_trace("irq_badindex.trace", "");
+    write_file(t, "irte index=70000 lo=0x1 hi=0x0\n");
+    expect_bad("replay --functional -t " + t, t + ":1:");
+    t = irq_trace("irq_smallirt.trace", "irte index=300 lo=0x300001 hi=0x40010\n");
+    expect_bad("replay --functional --set irq.irt_entries=256 -t " + t, t + ":3: irte index 300 beyond the table");
+    t = irq_trace("irq_synth.trace", "sched thread=0 cpu=0 state=run\n" + kIrqMsi);
+    expect_bad("replay --functional --set sched.model=synthetic -t " + t,
+               t + ":3: sched event in the trace while sched.model=synthetic");
+    expect_bad("run --set sched.model=synthetic -t " + t, t + ":3: sched event in the trace");
+    t = irq_trace("irq_badmsi.trace", "msi sid=00:02.0 addr=0xfed00010 data=0x0\n");
+    expect_bad("replay --functional -t " + t, t + ":3:");
+    expect_bad("run -t " + t, t + ":3:");
+}

@@ -27,15 +27,7 @@ python3 with numpy and matplotlib, and snakemake (scripts/deps installs them). R
 import os
 import sys
 
-# A python3 without numpy (e.g. a user-installed one first on PATH) hands over to Debian's.
-try:
-    import numpy  # noqa: F401
-    import matplotlib  # noqa: F401
-except ImportError:
-    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") \
-            and os.access("/usr/bin/python3", os.X_OK):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    raise
+from testenv import BIN, HERE, REPO  # noqa: E402,F401 (first: may re-exec)
 
 import csv
 import json
@@ -47,9 +39,6 @@ import subprocess
 import tempfile
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-BIN = os.path.abspath(os.environ.get("IOMMUSIM_BIN", os.path.join(REPO, "build", "iommusim")))
 STUDY = os.path.join(REPO, "experiments", "ipi-savings")
 SNAKEFILE = os.path.join(STUDY, "Snakefile")
 PLOT = os.path.join(REPO, "analysis", "plot_irq.py")

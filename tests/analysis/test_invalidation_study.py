@@ -27,15 +27,7 @@ python3 with numpy and matplotlib, and snakemake (scripts/deps installs them). R
 import os
 import sys
 
-# A python3 without numpy (e.g. a user-installed one first on PATH) hands over to Debian's.
-try:
-    import numpy  # noqa: F401
-    import matplotlib  # noqa: F401
-except ImportError:
-    if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") \
-            and os.access("/usr/bin/python3", os.X_OK):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    raise
+from testenv import BIN, HERE, REPO  # noqa: E402,F401 (first: may re-exec)
 
 import json
 import re
@@ -44,13 +36,9 @@ import subprocess
 import tempfile
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(REPO, "analysis"))
 import stats  # noqa: E402
 import plot_invalidation  # noqa: E402
 
-BIN = os.path.abspath(os.environ.get("IOMMUSIM_BIN", os.path.join(REPO, "build", "iommusim")))
 STUDY = os.path.join(REPO, "experiments", "invalidation-policies")
 SNAKEFILE = os.path.join(STUDY, "Snakefile")
 SPREAD = os.path.join(STUDY, "spread_cpus.py")

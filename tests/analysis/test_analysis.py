@@ -16,7 +16,7 @@ python3 with numpy and matplotlib, and snakemake (scripts/deps installs them). R
 import os
 import sys
 
-from testenv import BIN, HERE, REPO  # noqa: E402,F401 (first: may re-exec)
+from testenv import BIN, REPO  # noqa: E402 (first: it may re-exec)
 
 import json
 import re

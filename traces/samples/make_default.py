@@ -23,10 +23,11 @@ intel-iommu does with iommu.strict=1):
            bridge's id, so it is attached with alias=00:1e.0; reads 256-byte periods from an
            8 KB ring (an audio-style stream), interrupts through INTx (no MSI events).
 Interrupt remapping: one IRTE per vector (irte events, VT-d 9.10 layout: present, vector,
-x2APIC destination; SVT=01 verify the source-id, or SVT=10 verify the bus range for the
+xAPIC destination (APIC id in bits 47:40); SVT=01 verify the source-id, or SVT=10 verify the bus range for the
 bridged device), each followed by an iec-index invalidation and a wait. MSIs use the
-remappable format (address bit 4 set, handle in bits 19:5). A few sched events move the
-submitting threads between CPUs.
+remappable format (address bit 4 set, handle in bits 19:5) and name their consumer thread
+(thread=: 101 the NVMe admin queue's, 102 the I/O queue's, 201 the NIC's RX and TX). A few
+sched events place the threads and move 101 from CPU 0 to CPU 3 midway (trace format v3).
 
 Usage: python3 traces/samples/make_default.py [OUT]   (default: default.trace beside this file)
 """
@@ -163,7 +164,7 @@ def main():
         if k == 0:  # identify: 4 KB of data into the PRP page
             tr.add(t + 3000, "dma sid=%s iova=0x%x len=4096 op=w" % (sid(NVME), NVME_PRP))
         tr.add(t + 4000, "dma sid=%s iova=0x%x len=16 op=w" % (sid(NVME), NVME_ACQ + 16 * k))
-        tr.add(t + 4100, "msi sid=%s addr=0x%x data=0x0" % (sid(NVME), 0xFEE00000 | (0 << 5) | 0x10))
+        tr.add(t + 4100, "msi sid=%s addr=0x%x data=0x0 thread=101" % (sid(NVME), 0xFEE00000 | (0 << 5) | 0x10))
         t += 6000
 
     for thread, cpu in ((101, 0), (102, 1), (201, 2)):
@@ -212,7 +213,7 @@ def main():
             tt += 15000 + rng.randrange(5000)  # write-cache acknowledgement
         tr.add(tt, "dma sid=%s iova=0x%x len=16 op=w" % (sid(NVME), NVME_CQ + 16 * (cq_head % 256)))
         cq_head += 1
-        tr.add(tt + 100, "msi sid=%s addr=0x%x data=0x0" % (sid(NVME), 0xFEE00000 | (1 << 5) | 0x10))
+        tr.add(tt + 100, "msi sid=%s addr=0x%x data=0x0 thread=102" % (sid(NVME), 0xFEE00000 | (1 << 5) | 0x10))
         tt += 3000  # interrupt handler, blk-mq completion, dma_unmap_sg
         tr.add(tt, "unmap did=%d iova=0x%x len=0x%x" % (d, base, pages * 0x1000))
         tr.add(tt + 200, "inv type=iotlb-page did=%d addr=0x%x am=%d" % (d, base, am_for(pages)))
@@ -240,7 +241,7 @@ def main():
             tr.add(t + 400, "dma sid=%s iova=0x%x len=%d op=w" % (sid(NIC), buf + 64, plen))
             tr.add(t + 600, "dma sid=%s iova=0x%x len=16 op=w" % (sid(NIC), NIC_RXR + 16 * (rx_desc % 256)))
             if n_rx % 32 == 31:
-                tr.add(t + 700, "msi sid=%s addr=0x%x data=0x0" % (sid(NIC), 0xFEE00000 | (2 << 5) | 0x10))
+                tr.add(t + 700, "msi sid=%s addr=0x%x data=0x0 thread=201" % (sid(NIC), 0xFEE00000 | (2 << 5) | 0x10))
             rx_buf += 1
             rx_desc += 1
             n_rx += 1
@@ -274,7 +275,7 @@ def main():
         tt += 800
         tr.add(tt, "dma sid=%s iova=0x%x len=16 op=w" % (sid(NIC), NIC_TXR + 16 * (tx_desc % 256)))
         if n_tx % 16 == 15:
-            tr.add(tt + 100, "msi sid=%s addr=0x%x data=0x0" % (sid(NIC), 0xFEE00000 | (3 << 5) | 0x10))
+            tr.add(tt + 100, "msi sid=%s addr=0x%x data=0x0 thread=201" % (sid(NIC), 0xFEE00000 | (3 << 5) | 0x10))
         tt += 4000  # TX completion (NAPI poll)
         tr.add(tt, "unmap did=2 iova=0x%x len=0x%x" % (base, pages * 0x1000))
         tr.add(tt + 200, "inv type=iotlb-page did=2 addr=0x%x am=%d" % (base, am_for(pages)))
@@ -310,7 +311,7 @@ def main():
         t += 1000
 
     with open(out, "w", newline="\n") as f:
-        f.write("# iommusim trace v1\n")
+        f.write("# iommusim trace v3\n")
         f.write("# default.trace: the bundled sample (NVMe 01:00.0 in domain 1, NIC 02:00.0 in\n")
         f.write("# domain 2, a PCI device 05:00.0 behind the bridge 00:1e.0 in domain 3).\n")
         f.write("# Written by traces/samples/make_default.py (seed %d); do not edit by hand.\n" % SEED)

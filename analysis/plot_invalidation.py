@@ -271,7 +271,7 @@ def plot_policies(ds, stem, formats, dpi):
              "P passthrough.  \"no isolation\": passthrough and identity unmap nothing, so "
              "nothing goes stale, but the device can reach all memory at all times.", ha="center", va="bottom", fontsize=7)
     fig.tight_layout(rect=(0, 0.02, 1, 1 - 0.62 / height))
-    return _save(fig, f"{stem}_policies", formats, dpi)
+    return stats.save_figure(fig, f"{stem}_policies", formats, dpi)
 
 
 # ---------------------------------------------------------------- sweep figure ---------
@@ -348,7 +348,7 @@ def plot_sweep(ds, raw, stem, formats, dpi):
     fig.legend(handles, labels, loc="upper center", ncol=max(1, len(labels)), fontsize=8,
                bbox_to_anchor=(0.5, 1 - 0.32 / height), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / height))
-    return _save(fig, f"{stem}_sweep", formats, dpi)
+    return stats.save_figure(fig, f"{stem}_sweep", formats, dpi)
 
 
 # ---------------------------------------------------------------- variants figure ------
@@ -459,7 +459,7 @@ def plot_variants(ds, stem, formats, dpi):
                ncol=len(hs), fontsize=8, bbox_to_anchor=(0.5, 1 - 0.32 / height),
                frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.62 / height))
-    return _save(fig, f"{stem}_variants", formats, dpi)
+    return stats.save_figure(fig, f"{stem}_variants", formats, dpi)
 
 
 # ---------------------------------------------------------------- captures figure ------
@@ -542,7 +542,7 @@ def plot_captures(ds, stem, formats, dpi):
         ax.grid(True, axis="y", alpha=0.3)
     fig.suptitle("Real Linux 6.1 captures (QEMU VT-d), replayed as recorded", fontsize=11)
     fig.tight_layout()
-    return _save(fig, f"{stem}_captures", formats, dpi)
+    return stats.save_figure(fig, f"{stem}_captures", formats, dpi)
 
 
 # ---------------------------------------------------------------- tables ---------------
@@ -557,18 +557,6 @@ SUMMARY_COLS = ["kind", "workload", "policy", "param", "value", "mode", "per", "
                 "stale_pages_per_io", "stale_pages_devtlb_per_io", "subpage_bytes_per_io", "msi_window_chunks",
                 "dma_errors", "isolation", "devtlb_hit_rate", "ats_requests_per_io"] + [
                 f"inv_{k}" for k, _ in DESC_TYPES]
-
-
-def fmt(v, digits=3):
-    if isinstance(v, str):
-        return v
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if v == 0:
-        return "0"
-    if abs(v) >= 1000 or float(v).is_integer():
-        return f"{v:,.0f}"
-    return f"{v:.{digits}g}"
 
 
 def write_tables(ds, stem):
@@ -591,7 +579,7 @@ def write_tables(ds, stem):
         lines.append("")
 
     def col(key, scale=1.0, digits=3):
-        return lambda d: fmt(d[key] * scale if isinstance(d[key], float) else d[key], digits)
+        return lambda d: stats.fmt(d[key] * scale if isinstance(d[key], float) else d[key], digits)
 
     pol = [d for d in ds if d["kind"] == "policy"]
     if pol:
@@ -607,8 +595,8 @@ def write_tables(ds, stem):
             ("iova", col("cycles_iova_per_io")), ("submit", col("cycles_submit_per_io")),
             ("wait", col("cycles_wait_per_io")),
             ("desc/I/O", col("inv_desc_per_io")), ("inv wait ns", col("inv_wait_ns_mean")),
-            ("queue mean/max", lambda d: f"{fmt(d['inv_pending_mean'])}/"
-                                         f"{fmt(d['inv_pending_max'])}"),
+            ("queue mean/max", lambda d: f"{stats.fmt(d['inv_pending_mean'])}/"
+                                         f"{stats.fmt(d['inv_pending_max'])}"),
             ("IOTLB hit %", col("iotlb_hit_rate", 100)),
             ("PT reads/I/O", col("walk_reads_per_io")),
             ("stale max µs", col("stale_max_us")), ("stale mean µs", col("stale_mean_us")),
@@ -645,8 +633,8 @@ def write_tables(ds, stem):
             ("Gb/s", col("throughput_gbps")), ("CPU load %", col("cpu_load", 100)),
             ("cycles/I/O", col("cycles_per_io")), ("wait cycles", col("cycles_wait_per_io")),
             ("desc/I/O", col("inv_desc_per_io")), ("inv wait ns", col("inv_wait_ns_mean")),
-            ("queue mean/max", lambda d: f"{fmt(d['inv_pending_mean'])}/"
-                                         f"{fmt(d['inv_pending_max'])}"),
+            ("queue mean/max", lambda d: f"{stats.fmt(d['inv_pending_mean'])}/"
+                                         f"{stats.fmt(d['inv_pending_max'])}"),
             ("mean lat. ns", col("latency_mean_ns")),
             ("PT reads/I/O", col("walk_reads_per_io")),
             ("stale pages/I/O", col("stale_pages_per_io")),
@@ -665,7 +653,7 @@ def write_tables(ds, stem):
             ("IOTLB global", col("inv_iotlb.global")), ("cc", col("inv_desc.cc")),
             ("IEC", col("inv_desc.iec")), ("wait", col("inv_desc.wait")),
             ("desc/DMA", col("inv_desc_per_io")),
-            ("IOTLB hit %", col("iotlb_hit_rate", 100)), ("walks", lambda d: fmt(
+            ("IOTLB hit %", col("iotlb_hit_rate", 100)), ("walks", lambda d: stats.fmt(
                 d["walks_per_io"] * d["ios"])),
             ("stale pages", col("stale_pages")), ("stale max µs", col("stale_max_us")),
             ("stale mean µs", col("stale_mean_us")),
@@ -678,19 +666,6 @@ def write_tables(ds, stem):
 
 
 # ---------------------------------------------------------------- main -----------------
-
-def _save(fig, stem, formats, dpi):
-    written = []
-    for ext in formats:
-        path = f"{stem}.{ext}"
-        d = os.path.dirname(path)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
-        written.append(path)
-    plt.close(fig)
-    return written
-
 
 def main(argv=None):
     p = argparse.ArgumentParser(

@@ -73,6 +73,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import LogFormatterSciNotation  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stats  # noqa: E402
+
 EXPERIMENTS = ("migration", "schedule", "captures")
 SCHEME_ORDER = ["static", "remap", "vm-exit", "posted"]
 BASELINE = {"static": "static", "remap": "static", "vm-exit": "vm-exit", "posted": "vm-exit"}
@@ -286,17 +289,7 @@ def mig_label(m):
 
 
 def sched_label(r):
-    return f"{fmt(r['running'])}/{fmt(r['halted'])}/{fmt(r['preempted'])}"
-
-
-def _save(fig, stem, formats, dpi):
-    written = []
-    for ext in formats:
-        path = f"{stem}.{ext}"
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
-        written.append(path)
-    plt.close(fig)
-    return written
+    return f"{stats.fmt(r['running'])}/{stats.fmt(r['halted'])}/{stats.fmt(r['preempted'])}"
 
 
 def _finish(ax, log=False, zero=False):
@@ -371,7 +364,7 @@ def plot_migration(rows, stem, formats, dpi):
     fig.suptitle("Bare metal: static delivery vs IRTE retargeting (remap) across migration "
                  "rates", y=1.03, fontsize=10)
     fig.tight_layout()
-    return _save(fig, f"{stem}_migration", formats, dpi)
+    return stats.save_figure(fig, f"{stem}_migration", formats, dpi)
 
 
 def _bar_groups(ax, cats, series, width_total=0.8):
@@ -451,7 +444,7 @@ def plot_schedule(rows, stem, formats, dpi):
     fig.suptitle("VM: posted interrupts vs VM exit + injection across vCPU schedules",
                  y=1.04, fontsize=10)
     fig.tight_layout()
-    return _save(fig, f"{stem}_schedule", formats, dpi)
+    return stats.save_figure(fig, f"{stem}_schedule", formats, dpi)
 
 
 def plot_captures(rows, stem, formats, dpi):
@@ -513,22 +506,10 @@ def plot_captures(rows, stem, formats, dpi):
     fig.suptitle(f"Real Linux captures ({mode} replay), consumers placed by the synthetic "
                  "scheduler", fontsize=10)
     fig.tight_layout()
-    return _save(fig, f"{stem}_captures", formats, dpi)
+    return stats.save_figure(fig, f"{stem}_captures", formats, dpi)
 
 
 # ---------------------------------------------------------------- tables ---------------
-
-def fmt(v, digits=3):
-    if isinstance(v, str):
-        return v
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if v == 0:
-        return "0"
-    if abs(v) >= 1000 or float(v).is_integer():
-        return f"{v:,.0f}"
-    return f"{v:.{digits}g}"
-
 
 def bound_note(rows):
     """What a "≥" on a latency marks, for a figure's title."""
@@ -549,8 +530,8 @@ def in_overflow(r, q):
 
 def lat_text(r, q):
     if in_overflow(r, q):
-        return f"≥ {fmt(r['latency_overflow_from_ns'])}"
-    return fmt(r[f"latency_{q}_ns"])
+        return f"≥ {stats.fmt(r['latency_overflow_from_ns'])}"
+    return stats.fmt(r[f"latency_{q}_ns"])
 
 
 def write_md(rows, path):
@@ -567,7 +548,7 @@ def write_md(rows, path):
         lines.append("")
 
     def col(key, digits=3):
-        return lambda r: fmt(r[key], digits)
+        return lambda r: stats.fmt(r[key], digits)
 
     ident = [("workload", lambda r: r["workload"]),
              ("migrate every", lambda r: mig_label(r["migrate_every"])),
@@ -584,7 +565,7 @@ def write_md(rows, path):
         ("net saved/irq", col("net_saving_per_irq")),
         ("net saved/I/O", col("net_saving_per_io")),
         ("break-even IPI cyc", col("break_even_ipi_cycles")),
-        ("IEC hit %", lambda r: fmt(100 * r["iec_hit_rate"]))] + lat,
+        ("IEC hit %", lambda r: stats.fmt(100 * r["iec_hit_rate"]))] + lat,
         [r for r in rows if r["experiment"] == "migration"])
     sched = [("workload", lambda r: r["workload"]),
              ("run/halt/preempt", sched_label),
@@ -609,7 +590,7 @@ def write_md(rows, path):
         ("IPIs/1k", col("ipis_per_1k")), ("retargets/1k", col("retargets_per_1k")),
         ("cycles/irq", col("cycles_per_irq")), ("net saved/irq", col("net_saving_per_irq")),
         ("break-even IPI cyc", col("break_even_ipi_cycles")),
-        ("IEC hit %", lambda r: fmt(100 * r["iec_hit_rate"]))] + lat,
+        ("IEC hit %", lambda r: stats.fmt(100 * r["iec_hit_rate"]))] + lat,
         [r for r in caps if r["schedule"] == "bare"])
     table("Captures, VM (synthetic scheduler; baseline vm-exit)", sched + vmcols + lat,
           [r for r in caps if r["schedule"] != "bare"])

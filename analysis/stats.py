@@ -19,6 +19,8 @@ Used by the dma-window-sweep workflow's collect step; usable on its own:
 import argparse
 import csv
 import json
+import math
+import os
 import sys
 
 # Sections of a stats file that hold scalars (and nested objects of scalars).
@@ -112,6 +114,36 @@ def _number(text):
             pass
     return text
 
+
+
+def fmt(v, digits=3):
+    """A table cell: "–" for a missing value, whole numbers grouped (12,345), others to
+    `digits` significant digits."""
+    if isinstance(v, str):
+        return v
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if v == 0:
+        return "0"
+    if abs(v) >= 1000 or float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}"
+
+
+def save_figure(fig, stem, formats, dpi):
+    """Writes fig as stem.<ext> for each format (creating the folder), closes it, returns the
+    paths."""
+    import matplotlib.pyplot as plt
+    written = []
+    for ext in formats:
+        path = f"{stem}.{ext}"
+        d = os.path.dirname(path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        written.append(path)
+    plt.close(fig)
+    return written
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Flatten iommusim stats JSON files into CSV.")

@@ -27,13 +27,12 @@ python3 with numpy and matplotlib, and snakemake (scripts/deps installs them). R
 import os
 import sys
 
-from testenv import BIN, REPO  # noqa: E402 (first: it may re-exec)
+from testenv import BIN, REPO, snakemake_cmd, sh, job_counts, write_yaml  # noqa: E402 (first: it may re-exec)
 
 import csv
 import json
 import math
 import random
-import re
 import shutil
 import subprocess
 import tempfile
@@ -44,36 +43,6 @@ SNAKEFILE = os.path.join(STUDY, "Snakefile")
 PLOT = os.path.join(REPO, "analysis", "plot_irq.py")
 BASELINE = {"static": "static", "remap": "static", "vm-exit": "vm-exit", "posted": "vm-exit"}
 PATHS = ("direct", "ipi", "vm_exit", "posted", "wakeup", "deferred")
-
-
-def snakemake_cmd():
-    exe = shutil.which("snakemake") or "/usr/bin/snakemake"
-    if not os.access(exe, os.X_OK):
-        raise unittest.SkipTest("snakemake not installed (scripts/deps installs it)")
-    return [exe]
-
-
-def sh(args, **kw):
-    res = subprocess.run(args, capture_output=True, text=True, **kw)
-    if res.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} exited {res.returncode}\n"
-                             f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
-    return res
-
-
-def job_counts(text):
-    """{rule: count} from the 'Job stats' table snakemake prints."""
-    counts = {}
-    for m in re.finditer(r"^(\w+)\s+(\d+)(?:\s+\d+\s+\d+)?\s*$", text, re.M):
-        counts[m.group(1)] = int(m.group(2))
-    return counts
-
-
-def write_yaml(path, doc):
-    """A config file for --configfile (JSON is YAML)."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(doc, f)
-    return path
 
 
 def read_csv(path):

@@ -16,10 +16,9 @@ python3 with numpy and matplotlib, and snakemake (scripts/deps installs them). R
 import os
 import sys
 
-from testenv import BIN, REPO  # noqa: E402 (first: it may re-exec)
+from testenv import BIN, REPO, snakemake_cmd, sh, job_counts  # noqa: E402 (first: it may re-exec)
 
 import json
-import re
 import shutil
 import subprocess
 import tempfile
@@ -33,33 +32,10 @@ SNAKEFILE = os.path.join(REPO, "experiments", "dma-window-sweep", "Snakefile")
 IDENTITY = ("mode", "op", "size", "window", "window_bytes", "metric", "file")
 
 
-def snakemake_cmd():
-    exe = shutil.which("snakemake") or "/usr/bin/snakemake"
-    if not os.access(exe, os.X_OK):
-        raise unittest.SkipTest("snakemake not installed (scripts/deps installs it)")
-    return [exe]
-
-
-def sh(args, **kw):
-    res = subprocess.run(args, capture_output=True, text=True, **kw)
-    if res.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} exited {res.returncode}\n"
-                             f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")
-    return res
-
-
 def nested(doc, dotted):
     for part in dotted.split("."):
         doc = doc[part]
     return doc
-
-
-def job_counts(text):
-    """{rule: count} from the 'Job stats' table snakemake prints."""
-    counts = {}
-    for m in re.finditer(r"^(\w+)\s+(\d+)(?:\s+\d+\s+\d+)?\s*$", text, re.M):
-        counts[m.group(1)] = int(m.group(2))
-    return counts
 
 
 class SmallSweep(unittest.TestCase):

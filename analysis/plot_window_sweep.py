@@ -139,16 +139,7 @@ def plot(rows, stem, formats, latency_stat="p50", dpi=150, title=None):
                title="DMA size", title_fontsize=9, bbox_to_anchor=(0.5, 1 - 0.38 / height),
                frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - band))
-    written = []
-    for fmt in formats:
-        path = f"{stem}.{fmt}"
-        d = os.path.dirname(path)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
-        written.append(path)
-    plt.close(fig)
-    return written
+    return stats.save_figure(fig, stem, formats, dpi)
 
 
 def main(argv=None):

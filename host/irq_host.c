@@ -16,7 +16,6 @@
 
 #define NONE UINT32_MAX
 
-enum { ST_STOP = 0, ST_RUN = 1, ST_PREEMPT = 2 };
 
 /* How an interrupt reached its consumer (exactly one per delivered interrupt). */
 enum path { P_DIRECT, P_IPI, P_VMEXIT, P_POSTED, P_WAKEUP, P_DEFERRED, P_N };
@@ -24,7 +23,7 @@ enum path { P_DIRECT, P_IPI, P_VMEXIT, P_POSTED, P_WAKEUP, P_DEFERRED, P_N };
 struct consumer {
     uint64_t id;
     uint32_t cpu;        /* where it runs / last ran                                   */
-    uint8_t state;       /* ST_*                                                        */
+    uint8_t state;       /* enum iommu_sched_state (traces/trace.h)                     */
     bool placed;         /* a sched event (or a first interrupt) gave it a CPU          */
     bool pid_ready;      /* posted: its descriptor is written                           */
     uint32_t first_vec;  /* its vectors (chained through vec.next), NONE if none        */
@@ -138,10 +137,10 @@ void iommu_irqhost_cfg_default(struct iommu_irqhost_cfg *c)
     iommu_sched_params_default(&c->sched);
 }
 
-#define BAD(k, w) do { *key = (k); *why = (w); return IOMMU_ERR_INVAL; } while (0)
+#define BAD(k, ...) do { *key = (k); return iommu_reason_inval(why, n, __VA_ARGS__); } while (0)
 
 enum iommu_status iommu_irqhost_cfg_validate(const struct iommu_irqhost_cfg *c, const char **key,
-                                             const char **why)
+                                             char *why, size_t n)
 {
     if (c->scheme > IOMMU_IRQS_VMEXIT)
         BAD("irq.scheme", "must be static, remap, posted or vm-exit");
@@ -163,10 +162,9 @@ enum iommu_status iommu_irqhost_cfg_validate(const struct iommu_irqhost_cfg *c, 
         BAD("irq.max_cpus", "above 256 CPUs needs irq.x2apic=true (xAPIC ids are 8 bits)");
     if (c->posted_vector == c->wakeup_vector)
         BAD("irq.wakeup_vector", "must differ from the posted-interrupt vector");
-    if (c->synthetic) {
-        static char buf[160];
-        if (iommu_sched_params_validate(&c->sched, buf, sizeof buf) != IOMMU_OK)
-            BAD("sched", buf);
+    if (c->synthetic && iommu_sched_params_validate(&c->sched, why, n) != IOMMU_OK) {
+        *key = "sched";
+        return IOMMU_ERR_INVAL;
     }
     return IOMMU_OK;
 }
@@ -218,7 +216,7 @@ static uint32_t consumer(iommu_irqhost_t *h, uint64_t id)
     const uint32_t i = h->ncons++;
     memset(&h->cons[i], 0, sizeof h->cons[i]);
     h->cons[i].id = id;
-    h->cons[i].state = ST_RUN;
+    h->cons[i].state = IOMMU_SCHED_RUN;
     h->cons[i].first_vec = NONE;
     h->slot[p] = i + 1;
     if (2 * h->ncons > h->nslot && !rehash(h, 2 * h->nslot)) {
@@ -289,6 +287,19 @@ static void scheme_entry(iommu_irqhost_t *h, struct vec *v, struct iommu_irte *e
     }
 }
 
+/* Writes vector vi's entry as the scheme wants it (scheme_entry) and records its format and
+ * destination. The caller sees to the IEC. */
+static void install(iommu_irqhost_t *h, uint32_t vi)
+{
+    struct vec *v = &h->vecs[vi];
+    struct iommu_irte e;
+    scheme_entry(h, v, &e);
+    write_irte(h, vi, &e);
+    v->posted = e.im;
+    if (!e.im)
+        v->dest_cpu = cpu_of(iommu_irte_apic_id(&e, h->cfg.x2apic), e.dm);
+}
+
 static void pid_read(iommu_irqhost_t *h, uint32_t ci, struct iommu_pid *d)
 {
     uint64_t w[8];
@@ -314,8 +325,8 @@ static void pid_sync(iommu_irqhost_t *h, uint32_t ci, bool clear, bool count)
     else
         memset(&d, 0, sizeof d);
     c->pid_ready = true;
-    d.sn = c->state == ST_PREEMPT;
-    d.nv = c->state == ST_STOP ? h->cfg.wakeup_vector : h->cfg.posted_vector;
+    d.sn = c->state == IOMMU_SCHED_PREEMPT;
+    d.nv = c->state == IOMMU_SCHED_STOP ? h->cfg.wakeup_vector : h->cfg.posted_vector;
     d.ndst = iommu_irte_dst_field(c->cpu, h->cfg.x2apic);
     if (clear) {
         memset(d.pir, 0, sizeof d.pir);
@@ -484,37 +495,25 @@ enum iommu_status iommu_irqhost_irte(iommu_irqhost_t *h, const struct iommu_trac
     v->os[1] = ev->hi;
     v->os_seen = true;
     v->static_cpu = os_cpu(h, v->os);
-    struct iommu_irte e;
-    scheme_entry(h, v, &e);
-    write_irte(h, ev->index, &e);
-    v->posted = e.im;
-    if (!e.im)
-        v->dest_cpu = cpu_of(iommu_irte_apic_id(&e, h->cfg.x2apic), e.dm);
+    install(h, ev->index);
     return IOMMU_OK;
 }
 
 /* remap: points every vector of consumer ci at its CPU; queues one IEC-index descriptor per
- * rewritten entry and a wait (w), or invalidates at once when no queue is given. */
+ * rewritten entry and a wait (w). */
 static enum iommu_status retarget(iommu_irqhost_t *h, uint32_t ci, struct iommu_dma_work *w)
 {
     const struct consumer *c = &h->cons[ci];
     uint64_t cycles = 0;
     uint32_t rewritten = 0;
     for (uint32_t vi = c->first_vec; vi != NONE; vi = h->vecs[vi].next) {
-        struct vec *v = &h->vecs[vi];
+        const struct vec *v = &h->vecs[vi];
         if (v->posted || v->dest_cpu == c->cpu)
             continue;
-        struct iommu_irte e;
-        scheme_entry(h, v, &e);
-        write_irte(h, vi, &e);
-        v->dest_cpu = c->cpu;
+        install(h, vi);
         cycles += h->cfg.cycles.irte_update;
         rewritten++;
         h->c[C_RETARGETS]++;
-        if (!w) {
-            iommu_inv_iec_index(h->u, vi, 0);
-            continue;
-        }
         uint64_t qw[4];
         iommu_qi_enc_iec(qw, true, (uint16_t)vi, 0);
         struct iommu_dma_work d;
@@ -524,19 +523,17 @@ static enum iommu_status retarget(iommu_irqhost_t *h, uint32_t ci, struct iommu_
         cycles += d.cycles;
         w->descriptors += d.descriptors;
     }
-    if (w && rewritten) {
-        struct iommu_dma_work d;
-        enum iommu_status st = iommu_dma_submit_inv(h->dma, NULL, true, 0, &d);
-        if (st != IOMMU_OK)
-            return st;
-        d.cycles += cycles;
-        d.descriptors += w->descriptors;
-        *w = d;
-        w->irq_retarget = true;
-        h->c[C_RETARGET_CYCLES] += d.cycles;
-    } else {
-        h->c[C_RETARGET_CYCLES] += cycles;
-    }
+    if (!rewritten)
+        return IOMMU_OK;
+    struct iommu_dma_work d;
+    enum iommu_status st = iommu_dma_submit_inv(h->dma, NULL, true, 0, &d);
+    if (st != IOMMU_OK)
+        return st;
+    d.cycles += cycles;
+    d.descriptors += w->descriptors;
+    *w = d;
+    w->irq_retarget = true;
+    h->c[C_RETARGET_CYCLES] += d.cycles;
     return IOMMU_OK;
 }
 
@@ -556,8 +553,8 @@ enum iommu_status iommu_irqhost_sched(iommu_irqhost_t *h, const struct iommu_tra
     const bool moved = !c->placed || c->cpu != ev->cpu;
     /* it runs again (and takes what waited for it): a run after a halt or a preemption, and
      * any end of a preemption (a preempted vCPU that halts ran first) */
-    const bool runs_again = (ev->state == ST_RUN && c->state != ST_RUN) ||
-                            (c->state == ST_PREEMPT && ev->state != ST_PREEMPT);
+    const bool runs_again = (ev->state == IOMMU_SCHED_RUN && c->state != IOMMU_SCHED_RUN) ||
+                            (c->state == IOMMU_SCHED_PREEMPT && ev->state != IOMMU_SCHED_PREEMPT);
     c->cpu = ev->cpu;
     c->state = ev->state;
     c->placed = true;
@@ -613,7 +610,7 @@ unsigned iommu_irqhost_sched_due(iommu_irqhost_t *h, const struct iommu_trace_ev
         iommu_trace_event_init(&out[n], IOMMU_EV_SCHED);
         out[n].thread = id;
         out[n].cpu = h->vecs[index].static_cpu;
-        out[n].state = ST_RUN;
+        out[n].state = IOMMU_SCHED_RUN;
         n++;
     }
     n += iommu_sched_before_irq(h->sched, id, now_ns, out + n);
@@ -645,7 +642,7 @@ void iommu_irqhost_request(iommu_irqhost_t *h, const struct iommu_trace_event *m
             if (!c->placed) {
                 c->placed = true;
                 c->cpu = v->os_seen ? v->static_cpu : 0;
-                c->state = ST_RUN;
+                c->state = IOMMU_SCHED_RUN;
                 h->c[C_UNPLACED]++;
             }
             v->bound = true;
@@ -657,13 +654,8 @@ void iommu_irqhost_request(iommu_irqhost_t *h, const struct iommu_trace_event *m
             if (v->os_seen && (h->cfg.scheme == IOMMU_IRQS_POSTED ||
                                (h->cfg.scheme == IOMMU_IRQS_REMAP && v->dest_cpu != c->cpu))) {
                 /* set-up of the entry for its consumer: zero time, counted as a retarget */
-                struct iommu_irte e;
-                scheme_entry(h, v, &e);
-                write_irte(h, index, &e);
+                install(h, index);
                 iommu_inv_iec_index(h->u, index, 0);
-                v->posted = e.im;
-                if (!e.im)
-                    v->dest_cpu = c->cpu;
                 h->c[C_RETARGETS]++;
                 h->c[C_RETARGET_CYCLES] += h->cfg.cycles.irte_update;
             }
@@ -693,7 +685,7 @@ static struct cost bare(const iommu_irqhost_t *h, uint32_t l, uint32_t c, uint8_
         k.cycles += h->cfg.cycles.ipi;
         k.path = P_IPI;
     }
-    if (st == ST_STOP) {
+    if (st == IOMMU_SCHED_STOP) {
         k.cycles += h->cfg.cycles.wakeup;
         k.path = P_WAKEUP;
     }
@@ -705,13 +697,13 @@ static struct cost vmexit(const iommu_irqhost_t *h, uint32_t l, uint32_t p, uint
 {
     const struct iommu_irq_cycles *y = &h->cfg.cycles;
     struct cost k = {0, 0, (uint64_t)y->host_handler + y->handler, P_DEFERRED};
-    if (st == ST_PREEMPT)
+    if (st == IOMMU_SCHED_PREEMPT)
         return k;
     if (l != p) {
         k.ipis = 1;
         k.cycles += y->ipi;
     }
-    if (st == ST_RUN) {
+    if (st == IOMMU_SCHED_RUN) {
         k.exits = 1;
         k.cycles += y->vm_exit;
         k.path = P_VMEXIT;
@@ -742,7 +734,7 @@ void iommu_irqhost_deliver(iommu_irqhost_t *h, const struct iommu_trace_event *m
     if (!c->placed) {
         c->placed = true;
         c->cpu = op->out.kind == IOMMU_IRQ_POSTED ? 0 : cpu_of(op->out.dest, op->out.dm);
-        c->state = ST_RUN;
+        c->state = IOMMU_SCHED_RUN;
         h->c[C_UNPLACED]++;
     }
     const bool vm = h->cfg.scheme == IOMMU_IRQS_POSTED || h->cfg.scheme == IOMMU_IRQS_VMEXIT;
@@ -760,7 +752,7 @@ void iommu_irqhost_deliver(iommu_irqhost_t *h, const struct iommu_trace_event *m
         else if (notify && pid && pid->nv == h->cfg.wakeup_vector) {
             k.path = P_WAKEUP;
             k.cycles += (uint64_t)y->host_handler + y->wakeup;
-        } else if (!notify && st == ST_STOP)
+        } else if (!notify && st == IOMMU_SCHED_STOP)
             k.path = P_WAKEUP;
         if (pid)
             land = h->cfg.x2apic ? pid->ndst : (pid->ndst >> 8) & 0xFFu;
@@ -789,7 +781,7 @@ void iommu_irqhost_deliver(iommu_irqhost_t *h, const struct iommu_trace_event *m
 
     /* the consumer's state after the interrupt, and the descriptor's */
     if (k.path == P_WAKEUP) {
-        c->state = ST_RUN;
+        c->state = IOMMU_SCHED_RUN;
         if (h->sched)
             iommu_sched_woken(h->sched, c->id);
     }

@@ -92,9 +92,9 @@ struct iommu_irqhost_cfg {
     struct iommu_sched_params sched;
 };
 void iommu_irqhost_cfg_default(struct iommu_irqhost_cfg *c);
-/* IOMMU_ERR_INVAL with *key, *why naming the offending key. */
+/* IOMMU_ERR_INVAL with *key naming the offending key and the reason in why[n]. */
 enum iommu_status iommu_irqhost_cfg_validate(const struct iommu_irqhost_cfg *c, const char **key,
-                                             const char **why);
+                                             char *why, size_t n);
 
 typedef struct iommu_irqhost iommu_irqhost_t;
 

@@ -641,8 +641,9 @@ CoreConfig Config::core() const
     c.irq.cpu_ghz = c.dma.cpu_ghz;
     c.irq.sched.vm = c.irq.scheme == IOMMU_IRQS_POSTED || c.irq.scheme == IOMMU_IRQS_VMEXIT;
     const char *key = nullptr, *why = nullptr;
-    if (iommu_irqhost_cfg_validate(&c.irq, &key, &why) != IOMMU_OK)
-        throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
+    char irq_why[200];
+    if (iommu_irqhost_cfg_validate(&c.irq, &key, irq_why, sizeof irq_why) != IOMMU_OK)
+        throw InputError(std::string("config: ") + key + ": " + irq_why);
     if (iommu_cfg_validate(&c.unit, &key, &why) != IOMMU_OK)
         throw InputError(std::string("config: ") + (key ? key : "?") + ": " + (why ? why : "invalid"));
     if (iommu_host_cfg_validate(&c.host, &key, &why) != IOMMU_OK)

@@ -400,7 +400,7 @@ private:
             counter(s, "translations") ? (double)counter(s, "walk.mem_reads") / (double)counter(s, "translations") : 0.0;
         out["counters"]["host.cycles_per_io"] = iommu_dma_cycles_per_io(dma_.get());
         d["host.cycles_per_io"] = iommu_dma_cycles_per_io(dma_.get());
-        add_irq_json(out["counters"], d, irqh_.get(), s, nullptr);
+        add_irq_json(out["counters"], d, irqh_.get(), nullptr);
         out["derived"] = d;
         if (sweep_)
             out["sweep"] = sweep_->to_json();

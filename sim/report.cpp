@@ -69,8 +69,7 @@ std::string percent(uint64_t a, uint64_t b)
     return buf;
 }
 
-void add_irq_json(json &counters, json &derived, const iommu_irqhost_t *h, const iommu_stats_t *st,
-                  const IrqLatency *lat)
+void add_irq_json(json &counters, json &derived, const iommu_irqhost_t *h, const IrqLatency *lat)
 {
     if (!h)
         return;
@@ -85,7 +84,6 @@ void add_irq_json(json &counters, json &derived, const iommu_irqhost_t *h, const
     derived["irq.net_saving_per_io"] = sm.net_per_io;
     derived["iec.hit_rate"] = sm.iec_hit_rate;
     counters["iec.hit_rate"] = sm.iec_hit_rate;
-    (void)st;
     if (lat) {
         counters["irq.latency_ns.p50"] = lat->p50_ns;
         counters["irq.latency_ns.p99"] = lat->p99_ns;

@@ -31,7 +31,7 @@ struct IrqLatency {
 // The interrupt model's derived figures (signed savings, per interrupt / per I/O, IEC hit
 // rate, latency) added to the stats JSON's counters and derived sections.
 void add_irq_json(nlohmann::json &counters, nlohmann::json &derived, const iommu_irqhost_t *h,
-                  const iommu_stats_t *st, const IrqLatency *lat);
+                  const IrqLatency *lat);
 // The summary's interrupt section ("" when the run had no interrupts).
 std::string irq_summary(const iommu_irqhost_t *h, const iommu_stats_t *st, const IrqLatency *lat);
 

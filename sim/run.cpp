@@ -239,7 +239,7 @@ int cmd_run(int argc, char **argv)
                           {"trace_events", sys.trace_events()}, {"warmup_dma", opt.warmup}};
             json derived = json::object();
             const IrqLatency il = irq_latency(sys);
-            add_irq_json(c, derived, sys.irq_host(), stats.get(), &il);
+            add_irq_json(c, derived, sys.irq_host(), &il);
             out["counters"] = c;
             out["derived"] = derived;
             out["histograms"] = j["histograms"];

@@ -158,9 +158,10 @@ TimedSystem::TimedSystem(const TimedConfig &cfg, const RunOptions &opt, iommu_st
         iommu_prot_set_devtlbs(prot_.get(), devtlb_.get());
     }
     {
-        const char *key = nullptr, *why = nullptr;
+        const char *key = nullptr;
+        char why[200];
         cfg_.irq.cpu_ghz = cfg_.dma.cpu_ghz;
-        if (iommu_irqhost_cfg_validate(&cfg_.irq, &key, &why) != IOMMU_OK)
+        if (iommu_irqhost_cfg_validate(&cfg_.irq, &key, why, sizeof why) != IOMMU_OK)
             throw RunInputError(std::string(key) + ": " + why);
     }
     irq_.reset(iommu_irq_create(unit_.get(), stats_));

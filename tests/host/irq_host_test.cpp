@@ -408,13 +408,14 @@ TEST(IrqHost, SchemesTheUnitCannotDoAreRefused)
     EXPECT_NE(std::string(remap.why).find("ECAP.IR"), std::string::npos);
     iommu_irqhost_cfg c;
     iommu_irqhost_cfg_default(&c);
-    const char *key, *why;
+    const char *key;
+    char why[200];
     c.irt_entries = 100;
-    EXPECT_EQ(iommu_irqhost_cfg_validate(&c, &key, &why), IOMMU_ERR_INVAL);
+    EXPECT_EQ(iommu_irqhost_cfg_validate(&c, &key, why, sizeof why), IOMMU_ERR_INVAL);
     EXPECT_STREQ(key, "irq.irt_entries");
     iommu_irqhost_cfg_default(&c);
     c.max_cpus = 1000;
-    EXPECT_EQ(iommu_irqhost_cfg_validate(&c, &key, &why), IOMMU_ERR_INVAL);
+    EXPECT_EQ(iommu_irqhost_cfg_validate(&c, &key, why, sizeof why), IOMMU_ERR_INVAL);
     EXPECT_STREQ(key, "irq.max_cpus");
 }
 
